@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Developer entry point; needs only Python 3.10+ (it makes its own virtualenv in .venv).
+
+python3 dev.py demo            build the example app like Heroku would and run it locally
+python3 dev.py test [ARGS]     lint, type-check and run the test suite (ARGS go to pytest)
+python3 dev.py bench [--quick] run the benchmarks (writes bench/results/)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".installed"
+
+
+def _die(message: str) -> None:
+    sys.stderr.write(f"dev.py: {message}\n")
+    raise SystemExit(1)
+
+
+def ensure_venv(extra: str) -> Path:
+    """Create .venv if needed and (re)install the project with *extra* when inputs changed."""
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py itself may run on an old python3
+        _die(f"Python 3.10+ is required (this is {sys.version.split()[0]}).")
+    if not PYTHON.exists():
+        print(f"dev.py: creating {VENV} ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + extra.encode() + sys.version.encode()
+    ).hexdigest()
+    if not STAMP.exists() or STAMP.read_text().strip() != wanted:
+        print(f"dev.py: installing channels-buildpack[{extra}] into {VENV} ...", flush=True)
+        pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "-e", f"{ROOT}[{extra}]"], check=True)
+        STAMP.write_text(wanted)
+    return PYTHON
+
+
+def run(*command: str) -> None:
+    result = subprocess.run(command, cwd=ROOT, check=False)
+    if result.returncode:
+        raise SystemExit(result.returncode)
+
+
+def cmd_test(args: list[str]) -> None:
+    python = str(ensure_venv("test"))
+    run(python, "-m", "ruff", "check", "buildpack", "tests", "bench", "dev.py")
+    run(python, "-m", "ruff", "format", "--check", "buildpack", "tests", "bench", "dev.py")
+    run(python, "-m", "mypy")
+    run(python, "-m", "pytest", *args)
+
+
+def cmd_demo(args: list[str]) -> None:
+    python = str(ensure_venv("test"))
+    os.execv(python, [python, "-m", "tests.support.demo", *args])
+
+
+def cmd_bench(args: list[str]) -> None:
+    python = str(ensure_venv("bench"))
+    os.execv(python, [python, "-m", "bench", *args])
+
+
+COMMANDS = {"test": cmd_test, "demo": cmd_demo, "bench": cmd_bench}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        raise SystemExit(2)
+    os.chdir(ROOT)
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
