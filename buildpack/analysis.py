@@ -1,0 +1,191 @@
+"""Static project analysis: an app directory (and its config vars) in, a :class:`Plan` out.
+
+Reads files only (AST, TOML, text); never imports or runs user code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from buildpack import asgi_scan, generate, messages, procfile
+from buildpack.deps import read_dependencies
+from buildpack.detect import CHANNELS, DJANGO, detect, find_manage_py
+from buildpack.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
+from buildpack.pysource import ModuleIndex, SourceError, parse_file, setdefault_settings_module
+from buildpack.rules import daphne_after_staticfiles
+from buildpack.settings_reader import SettingsNotFound, read_settings
+
+
+def analyze(root: Path, env: Mapping[str, str] | None = None) -> Plan:
+    """Analyse the app at *root*; *env* holds the app's config vars (values never logged)."""
+    env = env or {}
+    root = root.resolve()
+    label, reason = detect(str(root))
+    if label is None:
+        return Plan(kind="none", reason=reason)
+    plan = Plan(kind="channels" if label == CHANNELS else "django", reason=reason)
+    plan.dependencies = read_dependencies(root)
+    _locate_project(plan, root)
+    project_dir = root / plan.project_dir
+    index = ModuleIndex([project_dir, root], root)
+    _read_settings(plan, index, root, env)
+    if plan.errors:
+        return plan
+    if plan.kind == "channels":
+        _analyse_asgi(plan, index, project_dir)
+    else:
+        _analyse_wsgi(plan, index)
+    plan.uses_database = _uses_database(plan, env)
+    _settings_warnings(plan)
+    _procfile(plan, root)
+    return plan
+
+
+def _locate_project(plan: Plan, root: Path) -> None:
+    candidates = find_manage_py(str(root))
+    plan.manage_py_candidates = candidates
+    if not candidates:
+        return
+    plan.manage_py = Path(candidates[0]).as_posix()
+    plan.project_dir = Path(candidates[0]).parent.as_posix() or "."
+    if len(candidates) > 1:  # find_manage_py returns only the shallowest level
+        plan.warnings.append(
+            messages.SEVERAL_MANAGE_PY.format(paths=", ".join(candidates), chosen=candidates[0])
+        )
+
+
+def _settings_module(plan: Plan, root: Path, env: Mapping[str, str]) -> tuple[str | None, str]:
+    configured = env.get("DJANGO_SETTINGS_MODULE", "").strip()
+    if configured:
+        return configured, "DJANGO_SETTINGS_MODULE config var"
+    if plan.manage_py:
+        tree = parse_file(root / plan.manage_py, plan.manage_py)
+        module = setdefault_settings_module(tree)
+        if module:
+            return module, plan.manage_py
+    return None, ""
+
+
+def _read_settings(plan: Plan, index: ModuleIndex, root: Path, env: Mapping[str, str]) -> None:
+    try:
+        module, source = _settings_module(plan, root, env)
+    except SourceError as exc:
+        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=exc.message))
+        return
+    if module is None:
+        plan.errors.append(messages.SETTINGS_MODULE_UNKNOWN)
+        return
+    try:
+        plan.settings = read_settings(index, module, source)
+    except SourceError as exc:
+        plan.settings = SettingsInfo(module=module, source=source, error=str(exc))
+        plan.errors.append(
+            messages.SETTINGS_SYNTAX.format(path=exc.path, line=exc.line or "?", error=exc.message)
+        )
+    except SettingsNotFound:
+        plan.settings = SettingsInfo(module=module, source=source)
+        plan.errors.append(
+            messages.SETTINGS_MODULE_MISSING.format(
+                module=module, source=source, project_dir=plan.project_dir
+            )
+        )
+
+
+def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
+    settings = plan.settings
+    module, attr, conventional = asgi_scan.locate(
+        index, settings.module, settings.asgi_application, settings.wsgi_application
+    )
+    explicit = bool(settings.asgi_application)
+    if explicit and index.find(module) is None:
+        plan.errors.append(
+            messages.ASGI_SETTING_MISSING_MODULE.format(
+                setting=settings.asgi_application, module=module
+            )
+        )
+        return
+    try:
+        asgi = asgi_scan.classify(index, module, attr, conventional, explicit)
+    except SourceError as exc:
+        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=exc))
+        return
+    asgi.websocket_modules = asgi_scan.find_websocket_modules(index, project_dir)
+    plan.asgi = asgi
+    plan.server = "daphne"
+    needs_generated = asgi.kind == "missing" or (asgi.kind == "stock" and asgi.websocket_modules)
+    if needs_generated:
+        generated = project_dir / f"{asgi_scan.GENERATED_MODULE}.py"
+        asgi.generated = index.display(generated)
+        if generated.exists() and not generate.is_generated_file(generated):
+            plan.errors.append(messages.GENERATED_NAME_TAKEN.format(path=asgi.generated))
+        plan.app_path = f"{asgi_scan.GENERATED_MODULE}:application"
+    else:
+        plan.app_path = asgi.app_path
+    mismatch = asgi.settings_default and asgi.settings_default != settings.module
+    if mismatch and settings.module and not settings.source.endswith("config var"):
+        plan.warnings.append(
+            messages.SETTINGS_MISMATCH.format(
+                asgi=asgi.path, asgi_settings=asgi.settings_default, settings=settings.module
+            )
+        )
+    if asgi.channels_aware and asgi.websocket_modules and not asgi.origin_validation:
+        plan.warnings.append(messages.NO_ORIGIN_VALIDATION.format(path=asgi.path))
+
+
+def _analyse_wsgi(plan: Plan, index: ModuleIndex) -> None:
+    wsgi = plan.settings.wsgi_application
+    if wsgi:
+        module, attr = asgi_scan.split_app_path(wsgi)
+    else:
+        asgi_default = asgi_scan.default_asgi_module(index, plan.settings.module, None)
+        module, attr = asgi_default.rpartition(".")[0] + ".wsgi", "application"
+    plan.server = "gunicorn"
+    plan.wsgi_app_path = plan.app_path = f"{module}:{attr}"
+
+
+def _uses_database(plan: Plan, env: Mapping[str, str]) -> bool:
+    databases = plan.settings.databases
+    declared = databases is not None and (bool(databases.engines) or databases.reads_env)
+    return declared or bool(env.get("DATABASE_URL"))
+
+
+def _settings_warnings(plan: Plan) -> None:
+    if daphne_after_staticfiles(plan.settings.installed_apps or []):
+        plan.warnings.append(messages.DAPHNE_AFTER_STATICFILES)
+    databases = plan.settings.databases
+    if databases is not None and databases.sqlite_only:
+        plan.warnings.append(messages.SQLITE_ON_DYNO)
+
+
+def _procfile(plan: Plan, root: Path) -> None:
+    path = root / "Procfile"
+    background = plan.background_channels
+    if path.is_file():
+        processes = procfile.parse(path.read_text(encoding="utf-8", errors="replace"))
+        plan.procfile = ProcfileInfo(
+            source="user",
+            processes=processes,
+            warnings=procfile.lint(
+                processes, channels=plan.is_channels, background_channels=background
+            ),
+        )
+        return
+    commands = generate.process_commands(plan)
+    plan.procfile = ProcfileInfo(
+        source="generated", processes=procfile.parse(procfile.render(commands))
+    )
+
+
+def describe_asgi(asgi: AsgiInfo) -> str:
+    """One phrase for the build log: what the ASGI entry point is."""
+    kinds = {
+        "channels": "Channels ProtocolTypeRouter",
+        "stock": "Django's stock asgi.py (no WebSocket routing)",
+        "missing": "no asgi.py",
+        "custom": "custom ASGI_APPLICATION" + (" (Channels)" if asgi.channels_aware else ""),
+    }
+    return f"{asgi.module}:{asgi.attr} ({kinds[asgi.kind]})"
+
+
+__all__ = ["CHANNELS", "DJANGO", "analyze", "describe_asgi"]

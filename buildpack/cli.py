@@ -1,0 +1,167 @@
+"""The ``channels-buildpack`` command.
+
+Platform entry points (``bin/*`` call these): ``detect``, ``compile``, ``release``.
+Run time (the Procfile calls these): ``web``, ``worker``.
+Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it would generate).
+
+Subcommands import their modules lazily so ``web`` starts as fast as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from buildpack import __version__
+
+
+def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "app",
+        nargs="?",
+        help="ASGI application as module:attribute (default: from ASGI_APPLICATION)",
+    )
+    parser.add_argument(
+        "--chdir", default=None, help="directory holding manage.py (default: current directory)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the README's command reference)."""
+    parser = argparse.ArgumentParser(
+        prog="channels-buildpack",
+        description="Build and run Django Channels apps on Heroku-style platforms.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("detect", help="bin/detect: print the project kind").add_argument("build_dir")
+    compile_ = sub.add_parser("compile", help="bin/compile: install, analyse, generate")
+    compile_.add_argument("build_dir")
+    compile_.add_argument("cache_dir")
+    compile_.add_argument("env_dir", nargs="?")
+    sub.add_parser("release", help="bin/release: process types and add-ons").add_argument(
+        "build_dir"
+    )
+
+    inspect = sub.add_parser("inspect", help="show what the buildpack learns about an app")
+    inspect.add_argument("dir", nargs="?", default=".")
+    inspect.add_argument("--json", action="store_true", help="print the plan as JSON")
+    procfile = sub.add_parser("procfile", help="print the Procfile the buildpack would write")
+    procfile.add_argument("dir", nargs="?", default=".")
+
+    web = sub.add_parser("web", help="serve HTTP and WebSockets with Daphne on $PORT")
+    _add_app_arguments(web)
+    web.add_argument("--port", type=int, default=None, help="default: $PORT, else 8000")
+    web.add_argument(
+        "--bind", default=None, help="address to bind (default: [::] dual-stack, else 0.0.0.0)"
+    )
+    web.add_argument(
+        "--processes", type=int, default=None, help="Daphne processes (default: $WEB_CONCURRENCY)"
+    )
+    web.add_argument("--child-fd", type=int, default=None, help=argparse.SUPPRESS)
+    web.add_argument("--child-index", type=int, default=0, help=argparse.SUPPRESS)
+
+    worker = sub.add_parser("worker", help="run background channel consumers")
+    _add_app_arguments(worker)
+    worker.add_argument(
+        "--only", action="append", default=[], metavar="GLOB", help="serve only matching channels"
+    )
+    worker.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching channels"
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="consumer instances per channel (default: $CHANNELS_WORKER_CONCURRENCY, else 1)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = _HANDLERS[args.command]
+    return handler(args)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from buildpack.detect import NOT_DETECTED_EXIT
+    from buildpack.detect import main as detect_main
+
+    code = detect_main(["detect", args.build_dir])
+    return 1 if code == NOT_DETECTED_EXIT else code
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from buildpack.compile import run
+
+    env_dir = Path(args.env_dir) if args.env_dir else None
+    bp_dir = Path(__file__).resolve().parent.parent
+    return run(Path(args.build_dir), Path(args.cache_dir), env_dir, bp_dir)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from buildpack.release import release_yaml
+
+    sys.stdout.write(release_yaml(Path(args.build_dir)))
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from buildpack.analysis import analyze
+    from buildpack.redact import redact_text
+    from buildpack.report import plan_text
+
+    plan = analyze(Path(args.dir))
+    if args.json:
+        sys.stdout.write(redact_text(json.dumps(plan.to_json(), indent=2)) + "\n")
+    elif plan.kind == "none":
+        sys.stdout.write(plan.reason + "\n")
+    else:
+        sys.stdout.write(f"{plan.kind}: {plan.reason}\n{plan_text(plan)}\n")
+        for line in plan.warnings:
+            sys.stdout.write(f"warning: {line}\n")
+        for line in plan.errors:
+            sys.stdout.write(f"error: {line}\n")
+        for name, command in plan.procfile.processes.items():
+            sys.stdout.write(f"{name}: {command}\n")
+    return 1 if plan.errors or plan.kind == "none" else 0
+
+
+def _procfile(args: argparse.Namespace) -> int:
+    from buildpack import generate, procfile
+    from buildpack.analysis import analyze
+
+    plan = analyze(Path(args.dir))
+    if plan.errors or plan.kind == "none":
+        sys.stderr.write("\n".join(plan.errors or [plan.reason]) + "\n")
+        return 1
+    sys.stdout.write(procfile.render(generate.process_commands(plan)))
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    from buildpack.runtime.web import main as web_main
+
+    return web_main(args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from buildpack.runtime.worker import main as worker_main
+
+    return worker_main(args)
+
+
+_HANDLERS = {
+    "detect": _detect,
+    "compile": _compile,
+    "release": _release,
+    "inspect": _inspect,
+    "procfile": _procfile,
+    "web": _web,
+    "worker": _worker,
+}

@@ -1,0 +1,336 @@
+"""Static reading of a Django settings module (never imported).
+
+The reader walks the module's top-level statements like a tiny interpreter that only
+understands what settings files do: literal assignments, ``+=``, ``.append()``/``.insert()``
+on lists, ``if``/``try`` branches (both taken, values merged), and ``from X import *``
+(settings packages). Each setting keeps every value it *might* have (its candidates), so
+``CHANNEL_LAYERS = redis if REDIS_URL else memory`` yields both backends.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from buildpack.plan import DatabaseSetting, LayerSetting, SettingsInfo
+from buildpack.pysource import ModuleFile, ModuleIndex, absolute_import, env_vars_read
+
+MAX_IMPORT_DEPTH = 8
+
+
+class _Unknown:
+    """A value static reading cannot know (a call, an env lookup...)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass
+class Candidate:
+    """One possible value of a setting, with where it was assigned."""
+
+    node: ast.expr | None
+    value: Any
+    file: str
+    line: int
+
+
+Namespace = dict[str, list[Candidate]]
+
+
+class SettingsNotFound(Exception):
+    """The settings module named by manage.py / the config var has no file."""
+
+
+class _Reader:
+    def __init__(self, index: ModuleIndex) -> None:
+        self.index = index
+        self.files: list[str] = []
+        self._stack: list[str] = []
+
+    # -- modules -------------------------------------------------------------------------
+
+    def run_module(self, module: ModuleFile, ns: Namespace) -> None:
+        if module.name in self._stack or len(self._stack) >= MAX_IMPORT_DEPTH:
+            return
+        tree = self.index.parse(module)
+        display = self.index.display(module.path)
+        if display not in self.files:
+            self.files.append(display)
+        self._stack.append(module.name)
+        try:
+            self._block(tree.body, ns, module)
+        finally:
+            self._stack.pop()
+
+    # -- statements ----------------------------------------------------------------------
+
+    def _block(self, body: list[ast.stmt], ns: Namespace, module: ModuleFile) -> None:
+        for stmt in body:
+            self._stmt(stmt, ns, module)
+
+    def _stmt(self, stmt: ast.stmt, ns: Namespace, module: ModuleFile) -> None:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    ns[target.id] = self._candidates(stmt.value, ns, module)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value and isinstance(stmt.target, ast.Name):
+            ns[stmt.target.id] = self._candidates(stmt.value, ns, module)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self._augment(stmt, ns, module)
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            self._mutating_call(stmt.value, ns)
+        elif isinstance(stmt, ast.If):
+            self._branches([stmt.body, stmt.orelse], ns, module)
+        elif isinstance(stmt, ast.Try):
+            main = [*stmt.body, *stmt.orelse]
+            self._branches([main, *(h.body for h in stmt.handlers)], ns, module)
+            self._block(stmt.finalbody, ns, module)
+        elif isinstance(stmt, ast.With):
+            self._block(stmt.body, ns, module)
+        elif isinstance(stmt, ast.ImportFrom):
+            self._import_from(stmt, ns, module)
+
+    def _branches(self, bodies: list[list[ast.stmt]], ns: Namespace, module: ModuleFile) -> None:
+        results = []
+        for body in bodies:
+            branch = {k: list(v) for k, v in ns.items()}
+            self._block(body, branch, module)
+            results.append(branch)
+        for key in {k for branch in results for k in branch}:
+            merged: list[Candidate] = []
+            for branch in results:
+                for cand in branch.get(key, []):
+                    if all(cand is not m for m in merged):
+                        merged.append(cand)
+            ns[key] = merged
+
+    def _import_from(self, stmt: ast.ImportFrom, ns: Namespace, module: ModuleFile) -> None:
+        target_name = absolute_import(module, stmt)
+        target = self.index.find(target_name) if target_name else None
+        if target is None:
+            return
+        if any(alias.name == "*" for alias in stmt.names):
+            self.run_module(target, ns)
+            return
+        imported: Namespace = {}
+        self.run_module(target, imported)
+        for alias in stmt.names:
+            if alias.name in imported:
+                ns[alias.asname or alias.name] = imported[alias.name]
+
+    def _augment(self, stmt: ast.AugAssign, ns: Namespace, module: ModuleFile) -> None:
+        assert isinstance(stmt.target, ast.Name)
+        name = stmt.target.id
+        additions = self._candidates(stmt.value, ns, module)
+        current = ns.get(name) or [Candidate(None, UNKNOWN, "", 0)]
+        combined = []
+        for cand in current:
+            for extra in additions:
+                value = _add(cand.value, extra.value) if isinstance(stmt.op, ast.Add) else UNKNOWN
+                combined.append(Candidate(cand.node, value, cand.file, cand.line))
+        ns[name] = combined
+
+    def _mutating_call(self, call: ast.Call, ns: Namespace) -> None:
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return
+        name, method = func.value.id, func.attr
+        if name not in ns or method not in ("append", "insert", "extend", "remove"):
+            return
+        args = [_literal(a, ns) for a in call.args]
+        updated = []
+        for cand in ns[name]:
+            value = copy.copy(cand.value)
+            if isinstance(value, tuple):
+                value = list(value)
+            if isinstance(value, list):
+                _apply_list_method(value, method, args)
+            updated.append(Candidate(cand.node, value, cand.file, cand.line))
+        ns[name] = updated
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def _candidates(self, node: ast.expr, ns: Namespace, module: ModuleFile) -> list[Candidate]:
+        if isinstance(node, ast.IfExp):
+            return self._candidates(node.body, ns, module) + self._candidates(
+                node.orelse, ns, module
+            )
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            found: list[Candidate] = []
+            for value in node.values:
+                found += self._candidates(value, ns, module)
+            return found
+        display = self.index.display(module.path)
+        return [Candidate(node, _literal(node, ns), display, node.lineno)]
+
+
+def _literal(node: ast.expr, ns: Namespace) -> Any:
+    """Best-effort constant folding: literals, known names, list/tuple/dict displays, ``+``."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, ast.Name):
+        cands = ns.get(node.id, [])
+        return cands[0].value if len(cands) == 1 else UNKNOWN
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(e, ns) for e in node.elts if not isinstance(e, ast.Starred)]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict):
+        return {
+            _literal(k, ns) if k is not None else UNKNOWN: _literal(v, ns)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _add(_literal(node.left, ns), _literal(node.right, ns))
+    return UNKNOWN
+
+
+def _add(left: Any, right: Any) -> Any:
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return [*left, *right]
+    if isinstance(left, str) and isinstance(right, str):
+        return left + right
+    return UNKNOWN
+
+
+def _apply_list_method(value: list[Any], method: str, args: list[Any]) -> None:
+    if method == "append" and len(args) == 1:
+        value.append(args[0])
+    elif method == "insert" and len(args) == 2 and isinstance(args[0], int):
+        value.insert(args[0], args[1])
+    elif method == "extend" and len(args) == 1 and isinstance(args[0], (list, tuple)):
+        value.extend(args[0])
+    elif method == "remove" and len(args) == 1 and args[0] in value:
+        value.remove(args[0])
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def read_namespace(index: ModuleIndex, module_name: str) -> tuple[Namespace, list[str]]:
+    """Statically evaluate *module_name*; return its namespace and the files read."""
+    module = index.find(module_name)
+    if module is None:
+        raise SettingsNotFound(module_name)
+    reader = _Reader(index)
+    ns: Namespace = {}
+    reader.run_module(module, ns)
+    return ns, reader.files
+
+
+def read_settings(index: ModuleIndex, module_name: str, source: str) -> SettingsInfo:
+    """Read the settings that shape a deployment into a :class:`SettingsInfo`.
+
+    Raises :class:`~buildpack.pysource.SourceError` for unparsable files and
+    :class:`SettingsNotFound` when the module has no file.
+    """
+    ns, files = read_namespace(index, module_name)
+    return SettingsInfo(
+        module=module_name,
+        source=source,
+        files=files,
+        installed_apps=_string_list(ns.get("INSTALLED_APPS")),
+        asgi_application=_first_string(ns.get("ASGI_APPLICATION")),
+        wsgi_application=_first_string(ns.get("WSGI_APPLICATION")),
+        channel_layers=_layer_setting(ns),
+        databases=_database_setting(ns),
+        secure_proxy_ssl_header="SECURE_PROXY_SSL_HEADER" in ns,
+    )
+
+
+def _string_list(cands: list[Candidate] | None) -> list[str] | None:
+    if not cands:
+        return None
+    apps: list[str] = []
+    for cand in cands:
+        if isinstance(cand.value, (list, tuple)):
+            apps.extend(v for v in cand.value if isinstance(v, str) and v not in apps)
+    return apps
+
+
+def _first_string(cands: list[Candidate] | None) -> str | None:
+    for cand in cands or []:
+        if isinstance(cand.value, str):
+            return cand.value
+    return None
+
+
+def _constants_under_key(node: ast.AST, key: str) -> list[str]:
+    found: list[str] = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Dict):
+            for k, v in zip(sub.keys, sub.values, strict=True):
+                matches = isinstance(k, ast.Constant) and k.value == key
+                if matches and isinstance(v, ast.Constant) and isinstance(v.value, str):
+                    found.append(v.value)
+    return found
+
+
+def _env_vars(cands: list[Candidate], ns: Namespace) -> list[str]:
+    """Env vars read by the candidates' expressions, following module-level names one step."""
+    names: list[str] = []
+    for cand in cands:
+        if cand.node is None:
+            continue
+        names += env_vars_read(cand.node)
+        for sub in ast.walk(cand.node):
+            if isinstance(sub, ast.Name) and sub.id in ns:
+                for ref in ns[sub.id]:
+                    if ref.node is not None and ref is not cand:
+                        names += env_vars_read(ref.node)
+    return list(dict.fromkeys(names))
+
+
+def _is_dynamic(cands: list[Candidate]) -> bool:
+    return len(cands) > 1 or any(_contains_unknown(c.value) for c in cands)
+
+
+def _contains_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(_contains_unknown(k) or _contains_unknown(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_unknown(v) for v in value)
+    return False
+
+
+def _layer_setting(ns: Namespace) -> LayerSetting | None:
+    cands = ns.get("CHANNEL_LAYERS")
+    if not cands:
+        return None
+    backends: list[str] = []
+    for cand in cands:
+        if cand.node is not None:
+            backends += _constants_under_key(cand.node, "BACKEND")
+    env = _env_vars(cands, ns)
+    return LayerSetting(
+        backends=list(dict.fromkeys(backends)),
+        reads_env=bool(env),
+        env_vars=env,
+        dynamic=_is_dynamic(cands),
+    )
+
+
+def _database_setting(ns: Namespace) -> DatabaseSetting | None:
+    cands = ns.get("DATABASES")
+    if not cands:
+        return None
+    engines: list[str] = []
+    for cand in cands:
+        if cand.node is not None:
+            engines += _constants_under_key(cand.node, "ENGINE")
+    env = _env_vars(cands, ns)
+    return DatabaseSetting(
+        engines=list(dict.fromkeys(engines)),
+        reads_env=bool(env),
+        env_vars=env,
+        dynamic=_is_dynamic(cands),
+    )
