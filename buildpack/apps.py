@@ -1,0 +1,20 @@
+"""Django app config: registers channels-buildpack's system checks (``manage.py check --deploy``).
+
+The settings layer adds this app to INSTALLED_APPS; add ``"buildpack"`` yourself to get the
+checks without the layer.
+"""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ChannelsBuildpackConfig(AppConfig):  # type: ignore[misc]
+    name = "buildpack"
+    label = "channels_buildpack"
+    verbose_name = "channels-buildpack"
+
+    def ready(self) -> None:
+        from buildpack import checks
+
+        checks.register()

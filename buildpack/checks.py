@@ -1,0 +1,208 @@
+"""System checks for deployments of Channels apps (ids ``channels_buildpack.W0xx``).
+
+Run by ``manage.py check --deploy``. Each message says what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from buildpack.layers import MEMORY_BACKENDS
+from buildpack.rules import daphne_after_staticfiles
+
+W001 = "channels_buildpack.W001"
+W002 = "channels_buildpack.W002"
+W003 = "channels_buildpack.W003"
+W004 = "channels_buildpack.W004"
+W005 = "channels_buildpack.W005"
+W006 = "channels_buildpack.W006"
+_LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
+
+
+def _default_layer() -> dict[str, Any]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    default = layers.get("default") if isinstance(layers, dict) else None
+    return default if isinstance(default, dict) else {}
+
+
+def _procfile_types() -> list[str]:
+    for base in (Path.cwd(), Path(str(getattr(settings, "BASE_DIR", "")) or ".")):
+        path = base / "Procfile"
+        if path.is_file():
+            from buildpack.procfile import parse
+
+            return list(parse(path.read_text(encoding="utf-8", errors="replace")))
+    return []
+
+
+def _several_processes() -> str | None:
+    dyno = os.environ.get("DYNO", "")
+    kind, _, index = dyno.partition(".")
+    if kind == "worker" or (kind == "web" and index not in ("", "1")):
+        return f"this is dyno {dyno}"
+    if int(os.environ.get("WEB_CONCURRENCY", "1") or 1) > 1:
+        return "WEB_CONCURRENCY > 1"
+    others = [t for t in _procfile_types() if t not in ("web", "release")]
+    if others:
+        return f"the Procfile runs {', '.join(others)} besides web"
+    return None
+
+
+def check_memory_layer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W001: an in-memory layer cannot carry groups between processes."""
+    backend = _default_layer().get("BACKEND")
+    reason = _several_processes() if backend in MEMORY_BACKENDS else None
+    if not reason:
+        return []
+    return [
+        checks.Warning(
+            f"CHANNEL_LAYERS uses {backend}, which only works inside one process, but {reason}: "
+            "group messages and background jobs will not reach the other processes.",
+            hint="Add Redis: heroku addons:create heroku-redis:mini (REDIS_URL is then used).",
+            id=W001,
+        )
+    ]
+
+
+def _hosts() -> list[Any]:
+    hosts = _default_layer().get("CONFIG", {}).get("hosts") or []
+    return list(hosts) if isinstance(hosts, (list, tuple)) else []
+
+
+def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W002: Heroku's rediss:// uses a self-signed certificate."""
+    if not os.environ.get("DYNO"):
+        return []
+    found = []
+    for host in _hosts():
+        address = host.get("address") if isinstance(host, dict) else host
+        tls = isinstance(address, str) and address.startswith("rediss://")
+        if tls and not (isinstance(host, dict) and "ssl_cert_reqs" in host):
+            found.append(host)
+    if not found:
+        return []
+    return [
+        checks.Warning(
+            "CHANNEL_LAYERS has a rediss:// host without TLS options; Heroku Key-Value Store's "
+            "certificate is self-signed, so connections fail with CERTIFICATE_VERIFY_FAILED.",
+            hint='Use {"address": REDIS_URL, "ssl_cert_reqs": None}, or let channels-buildpack '
+            "configure the layer (unset CHANNELS_LAYER=keep).",
+            id=W002,
+        )
+    ]
+
+
+def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W003: on a dyno, ALLOWED_HOSTS must contain the app's public host."""
+    if not os.environ.get("DYNO"):
+        return []
+    from django.http.request import validate_host
+
+    allowed = list(getattr(settings, "ALLOWED_HOSTS", []) or [])
+    platform_host = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip()
+    if platform_host:
+        missing = not validate_host(platform_host, allowed)
+    else:
+        missing = all(h in _LOCAL_HOSTS for h in allowed)
+    if not missing:
+        return []
+    what = platform_host or "the app's public host"
+    return [
+        checks.Warning(
+            f"ALLOWED_HOSTS {allowed} does not include {what}: every request will answer 400 "
+            "and every WebSocket 403.",
+            hint="heroku config:set DJANGO_ALLOWED_HOSTS=<your-app>.herokuapp.com "
+            "(or enable runtime-dyno-metadata: heroku labs:enable runtime-dyno-metadata).",
+            id=W003,
+        )
+    ]
+
+
+def check_csrf_origins(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W004: since Django 4.0 trusted origins need a scheme."""
+    bad = [o for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", []) or [] if "://" not in o]
+    if not bad:
+        return []
+    return [
+        checks.Warning(
+            f"CSRF_TRUSTED_ORIGINS entries without a scheme never match: {bad}.",
+            hint=f"Write them as {['https://' + o.lstrip('.') for o in bad]}.",
+            id=W004,
+        )
+    ]
+
+
+def check_daphne_order(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W005: daphne must come before staticfiles to own runserver."""
+    if not daphne_after_staticfiles(getattr(settings, "INSTALLED_APPS", [])):
+        return []
+    return [
+        checks.Warning(
+            "'daphne' comes after 'django.contrib.staticfiles' in INSTALLED_APPS, so "
+            "runserver is staticfiles' WSGI server and WebSockets answer 404 locally.",
+            hint="Move 'daphne' to the top of INSTALLED_APPS.",
+            id=W005,
+        )
+    ]
+
+
+def _has_origin_validator(app: Any, depth: int = 0) -> bool:
+    from channels.security.websocket import OriginValidator
+
+    if isinstance(app, OriginValidator) or depth > 12:
+        return isinstance(app, OriginValidator)
+    for attr in ("application", "inner", "app"):
+        inner = getattr(app, attr, None)
+        if inner is not None and inner is not app and _has_origin_validator(inner, depth + 1):
+            return True
+    return False
+
+
+def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W006: WebSocket routes without origin validation accept cross-site sockets."""
+    target = getattr(settings, "ASGI_APPLICATION", None)
+    if not target:
+        return []
+    try:
+        from channels.routing import ProtocolTypeRouter, get_default_application
+
+        application = get_default_application()
+    except Exception:  # the app cannot be imported here; other checks/launch will say why
+        return []
+    router = application
+    while not isinstance(router, ProtocolTypeRouter) and hasattr(router, "application"):
+        router = router.application
+    websocket = getattr(router, "application_mapping", {}).get("websocket")
+    if websocket is None or _has_origin_validator(websocket):
+        return []
+    return [
+        checks.Warning(
+            f"{target} routes WebSockets without AllowedHostsOriginValidator: any web page can "
+            "open a socket to your app with the visitor's cookies "
+            "(cross-site WebSocket hijacking).",
+            hint="Wrap the route: "
+            "AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...))).",
+            id=W006,
+        )
+    ]
+
+
+ALL = (
+    check_memory_layer,
+    check_redis_tls,
+    check_allowed_hosts,
+    check_csrf_origins,
+    check_daphne_order,
+    check_origin_validation,
+)
+
+
+def register() -> None:
+    """Register every check for ``check --deploy`` (idempotent)."""
+    for check in ALL:
+        checks.register(check, deploy=True)  # the registry is a set: re-registering is a no-op

@@ -1,0 +1,87 @@
+"""``DATABASE_URL`` -> ``DATABASES['default']``, with choices right for the server in use.
+
+Django's docs: persistent connections must be disabled under ASGI (each request may run in
+a different thread, so kept-open connections pile up until Postgres refuses more); use the
+database's pooling instead. Under WSGI (gunicorn) a 10-minute lifetime with health checks
+saves a connection set-up per request. Heroku Postgres needs TLS (``sslmode=require``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from buildpack.layer_config import ConfigError
+from buildpack.redact import redact_url
+
+ServerKind = Literal["asgi", "wsgi"]
+WSGI_CONN_MAX_AGE = 600
+_LOCAL = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def server_kind(environ: Mapping[str, str] | None = None) -> ServerKind:
+    """ASGI unless this process is gunicorn with a WSGI worker (our launchers say asgi)."""
+    environ = os.environ if environ is None else environ
+    declared = environ.get("CHANNELS_BUILDPACK_SERVER", "")
+    if declared in ("asgi", "wsgi"):
+        return declared  # type: ignore[return-value]
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    if program.startswith("gunicorn") or "gunicorn.app.wsgiapp" in sys.modules:
+        argv = " ".join(sys.argv[1:])
+        return "asgi" if ("uvicorn" in argv or "asgi" in argv) else "wsgi"
+    return "asgi"
+
+
+def _same_database(current: Mapping[str, Any], parsed: Mapping[str, Any]) -> bool:
+    keys = ("NAME", "HOST", "PORT")
+    engine = str(current.get("ENGINE", "")).rpartition(".")[2].replace("_psycopg2", "")
+    wanted = str(parsed.get("ENGINE", "")).rpartition(".")[2].replace("_psycopg2", "")
+    return engine == wanted and all(
+        str(current.get(k) or "") == str(parsed.get(k) or "") for k in keys
+    )
+
+
+def decide(
+    environ: Mapping[str, str], current: Any, server: ServerKind
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(new DATABASES or None to keep, note for the start-up line)."""
+    url = environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return None, None
+    import dj_database_url
+
+    on_dyno = bool(environ.get("DYNO"))
+    host = urlsplit(url).hostname or ""
+    wants_tls = on_dyno and host not in _LOCAL and "sslmode" not in parse_qs(urlsplit(url).query)
+    asgi = server == "asgi"
+    try:
+        parsed = dj_database_url.parse(
+            url,
+            conn_max_age=0 if asgi else WSGI_CONN_MAX_AGE,
+            conn_health_checks=not asgi,
+            ssl_require=wants_tls and url.startswith(("postgres", "pgsql")),
+        )
+    except Exception as exc:  # dj-database-url raises ValueError/KeyError for bad URLs
+        raise ConfigError(
+            f"DATABASE_URL ({redact_url(url)}) cannot be used: {exc}. "
+            "Fix: copy it from your database add-on (heroku config:get DATABASE_URL)."
+        ) from exc
+    default = current.get("default") if isinstance(current, dict) else None
+    if isinstance(default, dict) and default:
+        if _same_database(default, parsed):
+            return None, "DATABASES already reads DATABASE_URL: kept"
+        engine = str(default.get("ENGINE", ""))
+        local = "sqlite" in engine or str(default.get("HOST") or "") in _LOCAL
+        if not local:
+            return None, f"DATABASES points at {default.get('HOST')}, not DATABASE_URL: kept"
+    lifetime = (
+        "conn_max_age=0 (ASGI)" if asgi else f"conn_max_age={WSGI_CONN_MAX_AGE}, health checks"
+    )
+    tls = ", sslmode=require" if parsed.get("OPTIONS", {}).get("sslmode") == "require" else ""
+    new = dict(current) if isinstance(current, dict) else {}
+    new["default"] = parsed
+    return new, f"DATABASES from DATABASE_URL {redact_url(url)} ({lifetime}{tls})"

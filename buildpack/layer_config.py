@@ -1,0 +1,368 @@
+"""Choose ``CHANNEL_LAYERS`` from the environment (the README's selection table).
+
+Pure: environment and the user's current setting in, a :class:`LayerDecision` out.
+Malformed values raise :class:`ConfigError` with a one-line explanation and fix; they never
+surface as a traceback.
+
+| environment                                   | layer                                          |
+|-----------------------------------------------|------------------------------------------------|
+| CHANNELS_LAYER=keep                           | the user's setting, untouched                  |
+| user setting names a real backend             | kept; stock channels_redis core -> ours;        |
+|                                               | TLS option added for Heroku rediss://          |
+| CHANNELS_REDIS_URLS / REDIS_URL               | channels_redis, one host per URL, listed order |
+|   + CHANNELS_LAYER=pubsub                     | RedisPubSubChannelLayer                        |
+| CLOUDAMQP_URL / RABBITMQ_URL (+ installed)    | channels_rabbitmq                              |
+| nothing                                       | thread-safe in-memory layer, single-process    |
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from buildpack.layers import (
+    MEMORY_BACKEND,
+    MEMORY_BACKENDS,
+    PUBSUB_BACKEND,
+    RABBITMQ_BACKEND,
+    REDIS_BACKEND,
+    STOCK_MEMORY_BACKEND,
+    STOCK_REDIS_BACKEND,
+)
+from buildpack.redact import redact_url
+
+Mode = Literal["redis", "pubsub", "rabbitmq", "memory", "user"]
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+LAYER_CHOICES = ("auto", "core", "redis", "pubsub", "memory", "rabbitmq", "keep")
+ADDON_FIX = "heroku addons:create heroku-redis:mini"
+
+
+class ConfigError(Exception):
+    """A configuration value we cannot use; the message says which and how to fix it."""
+
+
+@dataclass
+class LayerDecision:
+    """What to do with CHANNEL_LAYERS."""
+
+    mode: Mode
+    config: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.config is not None
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool | None:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in TRUE:
+        return True
+    if raw in FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value. Fix: set it to true, false or auto.")
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(
+            f"{name}={raw!r} must be a positive whole number. Fix: e.g. {name}={default}"
+        )
+    return value
+
+
+def validate_redis_url(url: str, source: str) -> str:
+    """Return *url* stripped, or raise ConfigError naming *source* (value redacted)."""
+    value = url.strip()
+    shown = redact_url(value)
+    if not value:
+        raise ConfigError(f"{source} is empty. Fix: set it to redis://host:port or rediss://...")
+    if any(ch.isspace() for ch in value):
+        raise ConfigError(f"{source} contains whitespace ({shown!r}). Fix: remove it.")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{source} is not a valid URL ({shown!r}: {exc}).") from exc
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"{source} has scheme {parts.scheme or 'none'!r} ({shown!r}); expected "
+            "redis://, rediss:// or unix://. Fix: copy the URL from your Redis provider."
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{source} has no host ({shown!r}). Fix: redis://host:port")
+    if port == 0:
+        raise ConfigError(f"{source} has port 0 ({shown!r}).")
+    return value
+
+
+def _shard_identity(url: str) -> tuple[str, str, int, str]:
+    parts = urlsplit(url)
+    default_port = 6379
+    return (
+        parts.scheme.replace("rediss", "redis"),
+        (parts.hostname or parts.path).lower(),
+        parts.port or default_port,
+        parts.path.strip("/") or "0",
+    )
+
+
+def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(urls, warnings): the shard list in a stable order, duplicates removed."""
+    warnings: list[str] = []
+    raw_list = environ.get("CHANNELS_REDIS_URLS")
+    entries: list[tuple[str, str]] = []
+    if raw_list is not None and raw_list.strip():
+        for item in re.split(r"[,\s]+", raw_list.strip()):
+            if not item:
+                continue
+            if "://" in item:
+                entries.append((item, "CHANNELS_REDIS_URLS entry"))
+            elif _ENV_NAME.fullmatch(item):
+                value = environ.get(item, "")
+                if not value.strip():
+                    raise ConfigError(
+                        f"CHANNELS_REDIS_URLS names {item}, which is not set or empty. "
+                        f"Fix: heroku config:get {item} (check the add-on), "
+                        "or remove it from the list."
+                    )
+                entries.append((value, item))
+            else:
+                raise ConfigError(
+                    f"CHANNELS_REDIS_URLS entry {redact_url(item)!r} is neither a URL nor a config "
+                    "var name. Fix: list URLs or names, e.g. REDIS_URL,HEROKU_REDIS_ORANGE_URL"
+                )
+    elif "REDIS_URL" in environ:
+        if not environ["REDIS_URL"].strip():
+            warnings.append("REDIS_URL is set but empty, so it is ignored.")
+        else:
+            entries.append((environ["REDIS_URL"], "REDIS_URL"))
+    urls: list[str] = []
+    seen: dict[tuple[str, str, int, str], str] = {}
+    for value, source in entries:
+        url = validate_redis_url(value, source)
+        identity = _shard_identity(url)
+        if identity in seen:
+            warnings.append(
+                f"{source} is the same Redis as {seen[identity]} ({redact_url(url)}); "
+                "listed once (a shard twice would skew the hash ring)."
+            )
+            continue
+        seen[identity] = source
+        urls.append(url)
+    return urls, warnings
+
+
+def _tls_verify(environ: Mapping[str, str], on_dyno: bool) -> bool:
+    explicit = _flag(environ, "CHANNELS_REDIS_TLS_VERIFY")
+    return (not on_dyno) if explicit is None else explicit
+
+
+def redis_host(url: str, verify_tls: bool) -> dict[str, Any]:
+    """channels_redis host dict for *url* (TLS verification off only when asked)."""
+    host: dict[str, Any] = {"address": url}
+    if url.startswith("rediss://") and not verify_tls:
+        host["ssl_cert_reqs"] = None
+        host["ssl_check_hostname"] = False
+    return host
+
+
+def _tunables(environ: Mapping[str, str]) -> dict[str, int]:
+    return {
+        "capacity": _positive_int(environ, "CHANNELS_CAPACITY", 100),
+        "expiry": _positive_int(environ, "CHANNELS_EXPIRY", 60),
+        "group_expiry": _positive_int(environ, "CHANNELS_GROUP_EXPIRY", 86400),
+    }
+
+
+def _describe_hosts(urls: list[str], verify: bool) -> str:
+    tls = any(u.startswith("rediss://") for u in urls)
+    shown = ", ".join(redact_url(u) for u in urls)
+    suffix = (", TLS verified" if verify else ", TLS verification off") if tls else ""
+    return f"{len(urls)} host{'s' if len(urls) > 1 else ''}: {shown}{suffix}"
+
+
+def _redis_decision(
+    urls: list[str], pubsub: bool, environ: Mapping[str, str], on_dyno: bool
+) -> LayerDecision:
+    verify = _tls_verify(environ, on_dyno)
+    hosts = [redis_host(u, verify) for u in urls]
+    if pubsub:
+        config = {"BACKEND": PUBSUB_BACKEND, "CONFIG": {"hosts": hosts}}
+        note = f"channels_redis pub/sub ({_describe_hosts(urls, verify)})"
+        return LayerDecision("pubsub", {"default": config}, [note])
+    config = {"BACKEND": REDIS_BACKEND, "CONFIG": {"hosts": hosts, **_tunables(environ)}}
+    note = f"channels_redis core, exactly-once ({_describe_hosts(urls, verify)})"
+    return LayerDecision("redis", {"default": config}, [note])
+
+
+def _multi_process_warning(environ: Mapping[str, str]) -> list[str]:
+    dyno = environ.get("DYNO", "")
+    kind, _, index = dyno.partition(".")
+    if (
+        not dyno
+        or (kind == "web" and index in ("", "1"))
+        or kind in ("run", "release", "scheduler")
+    ):
+        return []
+    return [
+        f"No Redis: this dyno ({dyno}) has its own in-memory channel layer, so group messages "
+        "and background jobs will NOT reach the other dynos. "
+        f"Fix: {ADDON_FIX} (REDIS_URL is used automatically)."
+    ]
+
+
+def _memory_decision(environ: Mapping[str, str], replaced: str | None) -> LayerDecision:
+    config = {"BACKEND": MEMORY_BACKEND, "CONFIG": _tunables(environ)}
+    what = "in-memory (no Redis: single-process mode"
+    what += (
+        f"; replaces {replaced.rpartition('.')[2]}, which breaks across threads)"
+        if replaced
+        else ")"
+    )
+    return LayerDecision("memory", {"default": config}, [what], _multi_process_warning(environ))
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, dict):
+        address = address.get("address") or address.get("host")
+    if isinstance(address, (tuple, list)) and address:
+        address = address[0]
+    if not isinstance(address, str):
+        return False
+    host = urlsplit(address).hostname if "://" in address else address
+    return (host or "").lower() in _LOCAL_HOSTS
+
+
+def _same_shards(hosts: list[Any], urls: list[str]) -> bool:
+    addresses = [h.get("address") if isinstance(h, dict) else h for h in hosts]
+    if not all(isinstance(a, str) and "://" in a for a in addresses):
+        return False
+    return {_shard_identity(a) for a in addresses} == {_shard_identity(u) for u in urls}
+
+
+def _fix_user_layers(
+    current: dict[str, Any], urls: list[str], environ: Mapping[str, str], on_dyno: bool
+) -> LayerDecision:
+    config = copy.deepcopy(current)
+    notes: list[str] = []
+    verify = _tls_verify(environ, on_dyno)
+    for alias, layer in config.items():
+        if not isinstance(layer, dict):
+            continue
+        backend = layer.get("BACKEND")
+        if backend == STOCK_REDIS_BACKEND:
+            layer["BACKEND"] = REDIS_BACKEND
+            notes.append(f"{alias}: channels_redis core -> exactly-once, idle-safe subclass")
+        if backend not in (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND):
+            continue
+        options = layer.setdefault("CONFIG", {})
+        hosts = list(options.get("hosts") or [])
+        if (
+            urls
+            and hosts
+            and on_dyno
+            and all(_is_local(h) for h in hosts)
+            and not _same_shards(hosts, urls)
+        ):
+            options["hosts"] = [redis_host(u, verify) for u in urls]
+            notes.append(f"{alias}: localhost Redis -> {_describe_hosts(urls, verify)}")
+            continue
+        fixed = []
+        for host in hosts:
+            address = host.get("address") if isinstance(host, dict) else host
+            tls = isinstance(address, str) and address.startswith("rediss://")
+            if tls and not verify and not (isinstance(host, dict) and "ssl_cert_reqs" in host):
+                entry = {**host} if isinstance(host, dict) else {"address": address}
+                entry.update(ssl_cert_reqs=None, ssl_check_hostname=False)
+                notes.append(f"{alias}: rediss:// host gets ssl_cert_reqs=None (self-signed cert)")
+                fixed.append(entry)
+            else:
+                fixed.append(host)
+        options["hosts"] = fixed
+    mode: Mode = "pubsub" if current.get("default", {}).get("BACKEND") == PUBSUB_BACKEND else "user"
+    if not notes:
+        return LayerDecision(mode, None, ["your CHANNEL_LAYERS, kept"])
+    return LayerDecision(
+        mode, config, ["your CHANNEL_LAYERS, kept with fixes: " + "; ".join(notes)]
+    )
+
+
+def decide(
+    environ: Mapping[str, str],
+    current: Any,
+    *,
+    rabbitmq_available: bool = False,
+) -> LayerDecision:
+    """The CHANNEL_LAYERS to use given *environ* and the user's setting *current*."""
+    choice = environ.get("CHANNELS_LAYER", "").strip().lower() or "auto"
+    if choice not in LAYER_CHOICES:
+        raise ConfigError(
+            f"CHANNELS_LAYER={choice!r} is not one of {', '.join(LAYER_CHOICES)}. "
+            "Fix: heroku config:set CHANNELS_LAYER=core (or unset it)."
+        )
+    if choice == "keep":
+        return LayerDecision("user", None, ["your CHANNEL_LAYERS, untouched (CHANNELS_LAYER=keep)"])
+    on_dyno = bool(environ.get("DYNO"))
+    urls, warnings = redis_urls(environ)
+    default = current.get("default") if isinstance(current, dict) else None
+    user_backend = default.get("BACKEND") if isinstance(default, dict) else None
+    decision: LayerDecision
+    if choice == "auto" and user_backend and user_backend not in MEMORY_BACKENDS:
+        decision = _fix_user_layers(current, urls, environ, on_dyno)
+    elif choice in ("auto", "core", "redis", "pubsub") and urls:
+        decision = _redis_decision(urls, choice == "pubsub", environ, on_dyno)
+    elif choice in ("core", "redis", "pubsub"):
+        raise ConfigError(
+            f"CHANNELS_LAYER={choice} needs Redis but neither REDIS_URL nor CHANNELS_REDIS_URLS is "
+            f"set. Fix: {ADDON_FIX}"
+        )
+    else:
+        decision = _amqp_or_memory(environ, choice, user_backend, rabbitmq_available, warnings)
+    decision.warnings = warnings + decision.warnings
+    return decision
+
+
+def _amqp_or_memory(
+    environ: Mapping[str, str],
+    choice: str,
+    user_backend: str | None,
+    rabbitmq_available: bool,
+    warnings: list[str],
+) -> LayerDecision:
+    amqp_var = next(
+        (v for v in ("CLOUDAMQP_URL", "RABBITMQ_URL") if environ.get(v, "").strip()), ""
+    )
+    if choice in ("auto", "rabbitmq") and amqp_var:
+        if rabbitmq_available:
+            url = environ[amqp_var].strip()
+            config = {"BACKEND": RABBITMQ_BACKEND, "CONFIG": {"host": url}}
+            note = f"channels_rabbitmq ({redact_url(url)}; no background-worker channels)"
+            return LayerDecision("rabbitmq", {"default": config}, [note])
+        if choice == "rabbitmq":
+            raise ConfigError(
+                "CHANNELS_LAYER=rabbitmq but channels_rabbitmq is not installed. "
+                "Fix: add channels-rabbitmq to your dependencies."
+            )
+        warnings.append(f"{amqp_var} is set but channels_rabbitmq is not installed; not used.")
+    elif choice == "rabbitmq":
+        raise ConfigError("CHANNELS_LAYER=rabbitmq needs CLOUDAMQP_URL or RABBITMQ_URL.")
+    return _memory_decision(environ, user_backend if user_backend == STOCK_MEMORY_BACKEND else None)

@@ -1,0 +1,13 @@
+"""Channel layers shipped by channels-buildpack (import the submodule you need).
+
+* :mod:`buildpack.layers.redis`: channels_redis core, exactly-once and idle-safe.
+* :mod:`buildpack.layers.memory`: in-memory, safe across threads and event loops.
+"""
+
+MEMORY_BACKEND = "buildpack.layers.memory.InMemoryChannelLayer"
+REDIS_BACKEND = "buildpack.layers.redis.RedisChannelLayer"
+STOCK_MEMORY_BACKEND = "channels.layers.InMemoryChannelLayer"
+STOCK_REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
+PUBSUB_BACKEND = "channels_redis.pubsub.RedisPubSubChannelLayer"
+RABBITMQ_BACKEND = "channels_rabbitmq.core.RabbitmqChannelLayer"
+MEMORY_BACKENDS = frozenset({MEMORY_BACKEND, STOCK_MEMORY_BACKEND})

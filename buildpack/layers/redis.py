@@ -1,0 +1,228 @@
+"""channels_redis's core layer with two defects fixed at the mechanism.
+
+1. Duplicate delivery across readers (channels_redis#163, #299). The stock receive path
+   pops a message with BZPOPMIN and then copies it into ``<channel>$inflight``, a backup
+   set *shared by every reader of the channel*; each reader starts by moving that whole
+   set back onto the channel. So reader B re-queues the message reader A is handling, and
+   it is handled again (we measured 115-141 duplicates out of 400 with four workers).
+   Here a normal-channel receive is one BZPOPMIN, atomic on the server: the member it
+   returns belongs to exactly one reader. The only window where a popped message could be
+   orphaned is a *cancelled* receive; the pop then runs to completion in a shielded task and
+   the message is put back at its original score, for some reader to take. Net effect:
+   never more than once (the channel-layer spec); a message is only lost if the process
+   dies between the server-side pop and reading the reply, exactly the spec's at-most-once.
+   Process-specific (``!``) channels keep the stock path: they have one reader by design.
+
+2. Idle readers crashing with ``TimeoutError`` (channels_redis#422). redis-py 8 made the
+   default ``socket_timeout`` 5 s, the same as the layer's 5 s blocking pop, so every idle
+   read times out. ``socket_timeout=None`` would instead let a dead connection hang forever.
+   :func:`connection_defaults` picks the timeouts deliberately (see there).
+
+Also: a receive that hits a Redis outage logs once, backs off and retries instead of
+raising into the consumer, so an open WebSocket survives a Redis restart.
+
+Messages and keys are unchanged, so this layer interoperates with stock readers/senders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+
+from buildpack import log
+
+# Blocking pops wait up to ``brpop_timeout`` (5 s) on the server. A reply slower than that
+# plus this margin means the connection or server is gone: raise, reconnect, retry.
+SOCKET_TIMEOUT_MARGIN = 10.0
+CONNECT_TIMEOUT = 5.0
+# Ping a pooled connection before reuse when it sat idle this long (half-open sockets
+# after a failover or a NAT timeout are found before a real command is lost on them).
+HEALTH_CHECK_INTERVAL = 30
+RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+OUTAGE_LOG_EVERY = 30.0
+
+
+def _keepalive_options() -> dict[int, int]:
+    """Linux TCP keepalive: notice a silently dead peer in ~1 min instead of ~2 h."""
+    options: dict[int, int] = {}
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            options[getattr(socket, name)] = value
+    return options
+
+
+def connection_defaults(brpop_timeout: float) -> dict[str, Any]:
+    """redis-py connection options that keep idle readers alive and dead ones short-lived.
+
+    * ``socket_timeout`` = blocking window + margin: longer than any reply we wait for
+      (the 5 s BZPOPMIN), finite so a dead connection raises instead of hanging.
+    * ``socket_connect_timeout``: a Redis that does not answer in 5 s is down; retry later.
+    * TCP keepalive and ``health_check_interval``: detect dead idle connections early.
+    """
+    return {
+        "socket_timeout": brpop_timeout + SOCKET_TIMEOUT_MARGIN,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_keepalive": True,
+        "socket_keepalive_options": _keepalive_options(),
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+    }
+
+
+def harden_hosts(hosts: list[dict[str, Any]], brpop_timeout: float) -> list[str]:
+    """Fill safe connection options into channels_redis host dicts, in place.
+
+    Explicit user values are kept, except a ``socket_timeout`` not longer than the blocking
+    window, which is the idle-crash bug itself: that one is raised. Returns notes for the log.
+    """
+    notes = []
+    defaults = connection_defaults(brpop_timeout)
+    for host in hosts:
+        if "sentinels" in host:
+            continue  # sentinel pools take their own kwargs; leave them alone
+        timeout = host.get("socket_timeout")
+        if timeout is not None and timeout <= brpop_timeout:
+            notes.append(
+                f"socket_timeout={timeout} is not longer than the {brpop_timeout:g} s blocking "
+                f"read and would crash idle readers; using {defaults['socket_timeout']:g}"
+            )
+            host["socket_timeout"] = defaults["socket_timeout"]
+        for key, value in defaults.items():
+            host.setdefault(key, value)
+    return notes
+
+
+class _OutageLog:
+    """One log line when Redis goes away, a reminder every 30 s, one when it is back."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.last_logged = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        if now - self.last_logged >= OUTAGE_LOG_EVERY or self.last_logged == 0.0:
+            self.last_logged = now
+            log.runtime_warning(
+                "redis",
+                f"channel layer read failed ({type(exc).__name__}: {exc}); "
+                "retrying with backoff, open WebSockets stay connected",
+            )
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.runtime(
+                "redis",
+                f"channel layer reachable again after {time.monotonic() - self.since:.1f} s",
+            )
+        self.since = None
+        self.last_logged = 0.0
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+_receive_cycles: weakref.WeakKeyDictionary[Any, Iterator[int]] = weakref.WeakKeyDictionary()
+
+
+def _next_index(layer: Any) -> int:
+    cycle = _receive_cycles.get(layer)
+    if cycle is None:
+        cycle = _receive_cycles[layer] = itertools.cycle(range(layer.ring_size))
+    return next(cycle)
+
+
+async def _pop_cancel_safe(connection: Any, key: str, timeout: float) -> bytes | None:
+    """BZPOPMIN once; if our caller is cancelled mid-pop, put a popped member back."""
+    pop = asyncio.ensure_future(connection.bzpopmin(key, timeout=timeout))
+    try:
+        result = await asyncio.shield(pop)
+    except asyncio.CancelledError:
+        pop.add_done_callback(lambda done: _requeue(connection, key, done))
+        raise
+    if result is None:
+        return None
+    _, member, _score = result
+    return bytes(member)
+
+
+_requeues: set[asyncio.Future[Any]] = set()
+
+
+def _requeue(connection: Any, key: str, pop: asyncio.Future[Any]) -> None:
+    if pop.cancelled() or pop.exception() is not None or pop.result() is None:
+        return
+    _, member, score = pop.result()
+    task = asyncio.ensure_future(connection.zadd(key, {member: float(score)}))
+    _requeues.add(task)
+    task.add_done_callback(_requeues.discard)
+
+
+async def receive_exactly_once(layer: Any, channel: str) -> dict[str, Any]:
+    """Receive one message from a *normal* channel of any channels_redis core layer.
+
+    Usable on a stock ``channels_redis.core.RedisChannelLayer`` instance too, which is how
+    our worker stays correct when the settings layer is switched off.
+    """
+    assert "!" not in channel, "process-specific channels use the layer's own receive"
+    assert layer.require_valid_channel_name(channel, receive=True)
+    key = layer.prefix + channel
+    while True:
+        connection = layer.connection(_next_index(layer))
+        member = await _pop_cancel_safe(connection, key, layer.brpop_timeout)
+        if member is not None:
+            message: dict[str, Any] = layer.deserialize(member)
+            message.pop("__asgi_channel__", None)
+            return message
+
+
+class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
+    """Drop-in ``channels_redis.core.RedisChannelLayer``: same config, keys and messages."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hardening_notes = harden_hosts(self.hosts, self.brpop_timeout)
+        self._outage = _OutageLog()
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """Like the stock receive, but exactly-once for normal channels and outage-tolerant."""
+        backoff = iter(RETRY_BACKOFF)
+        errors = _transient_errors()
+        while True:
+            try:
+                if "!" in channel:
+                    message: dict[str, Any] = await super().receive(channel)
+                else:
+                    message = await receive_exactly_once(self, channel)
+            except errors as exc:
+                self._outage.failed(exc)
+                await asyncio.sleep(next(backoff, RETRY_BACKOFF[-1]))
+                continue
+            self._outage.recovered()
+            return message
+
+
+def layer_summary(layer: Any) -> str:
+    """Short description of a layer instance for start-up lines (no secrets)."""
+    from buildpack.redact import redact_url
+
+    hosts = getattr(layer, "hosts", None) or []
+    addresses = []
+    for host in hosts:
+        if "address" in host:
+            addresses.append(redact_url(str(host["address"])))
+        elif "host" in host:
+            addresses.append(f"{host['host']}:{host.get('port', 6379)}")
+    name = f"{type(layer).__module__}.{type(layer).__qualname__}"
+    return f"{name} ({', '.join(addresses)})" if addresses else name

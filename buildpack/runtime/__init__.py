@@ -1,0 +1,1 @@
+"""Run-time launchers: ``channels-buildpack web`` and ``channels-buildpack worker``."""

@@ -1,0 +1,230 @@
+"""Running background channel consumers (``ChannelNameRouter``) with graceful shutdown.
+
+Used by ``channels-buildpack worker`` and, in single-process mode, inside the web process.
+Compared with ``manage.py runworker``:
+
+* channel names are discovered from the application (no list in the Procfile);
+* ``concurrency`` consumer instances per channel, each handling one message at a time;
+* a message is only taken from the layer when an instance is idle, so on SIGTERM nothing
+  is half-taken: receiving stops, in-flight handlers finish, then the process exits;
+* a layer error (Redis down) is logged and retried with backoff instead of killing the worker;
+* on a stock channels_redis core layer, normal channels are read with the exactly-once
+  receive from :mod:`buildpack.layers.redis`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from buildpack import log
+
+RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+ERROR_LOG_EVERY = 30.0
+Receiver = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def find_channel_router(application: Any, depth: int = 0) -> Any | None:
+    """The ``ChannelNameRouter`` under the ``"channel"`` key, through middleware wrappers."""
+    from channels.routing import ChannelNameRouter, ProtocolTypeRouter
+
+    if application is None or depth > 12:
+        return None
+    if isinstance(application, ChannelNameRouter):
+        return application
+    if isinstance(application, ProtocolTypeRouter):
+        return find_channel_router(application.application_mapping.get("channel"), depth + 1)
+    for attr in ("application", "inner", "app"):
+        inner = getattr(application, attr, None)
+        if inner is not None and inner is not application:
+            found = find_channel_router(inner, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def discover_channels(application: Any) -> list[str]:
+    """Background channel names the application routes, sorted."""
+    router = find_channel_router(application)
+    return sorted(router.application_mapping) if router is not None else []
+
+
+def select_channels(channels: Iterable[str], only: list[str], exclude: list[str]) -> list[str]:
+    """Apply ``--only``/``--exclude`` glob patterns (the seed's --only/--exclude-channels)."""
+    chosen = [c for c in channels if not only or any(fnmatch.fnmatchcase(c, p) for p in only)]
+    return [c for c in chosen if not any(fnmatch.fnmatchcase(c, p) for p in exclude)]
+
+
+def receiver_for(layer: Any) -> Receiver:
+    """The receive function to use: exactly-once for any channels_redis core layer."""
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:
+        return layer.receive  # type: ignore[no-any-return]
+    from buildpack.layers.redis import RedisChannelLayer as Ours
+    from buildpack.layers.redis import receive_exactly_once
+
+    if isinstance(layer, RedisChannelLayer) and not isinstance(layer, Ours):
+
+        async def receive(channel: str) -> dict[str, Any]:
+            return await receive_exactly_once(layer, channel)
+
+        return receive
+    return layer.receive  # type: ignore[no-any-return]
+
+
+class _Slot:
+    """One consumer instance for one channel; takes the next message only when idle."""
+
+    def __init__(self, worker: ChannelWorker, channel: str) -> None:
+        self.worker = worker
+        self.channel = channel
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.task: asyncio.Future[Any] | None = None
+        self._warned_send = False
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        self.idle.clear()
+        if self.task is None or self.task.done():
+            scope = {"type": "channel", "channel": self.channel}
+            self.task = asyncio.ensure_future(
+                self.worker.application(scope, self._receive, self._send)
+            )
+            self.task.add_done_callback(self._instance_done)
+        self.queue.put_nowait(message)
+
+    async def _receive(self) -> dict[str, Any]:
+        self.idle.set()  # the consumer asks for more: the previous message is handled
+        return await self.queue.get()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if not self._warned_send:
+            self._warned_send = True
+            log.runtime_warning(
+                self.worker.component,
+                f"consumer for {self.channel!r} called send(): background consumers have no "
+                "client; use channel_layer.send()/group_send() instead.",
+            )
+
+    def _instance_done(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            assert exc is not None
+            details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            log.runtime_error(
+                self.worker.component,
+                f"consumer for channel {self.channel!r} raised; a new instance takes the next "
+                f"message\n{details.rstrip()}",
+            )
+        self.task = None
+        self.idle.set()
+
+
+class ChannelWorker:
+    """Serve background channels from a channel layer in the running event loop."""
+
+    def __init__(
+        self,
+        application: Any,
+        channels: list[str],
+        layer: Any,
+        *,
+        concurrency: int = 1,
+        component: str = "worker",
+        receive: Receiver | None = None,
+    ) -> None:
+        from asgiref.compatibility import guarantee_single_callable
+
+        self.application = guarantee_single_callable(application)
+        self.channels = channels
+        self.layer = layer
+        self.concurrency = max(1, concurrency)
+        self.component = component
+        self.receive = receive or receiver_for(layer)
+        self.slots = [_Slot(self, c) for c in channels for _ in range(self.concurrency)]
+        self.listeners: list[asyncio.Task[None]] = []
+        self.stopping = False
+        self.handled = 0
+        self._failing_since: float | None = None
+        self._last_error_log = 0.0
+
+    @property
+    def busy(self) -> int:
+        """Messages being handled right now."""
+        return sum(1 for slot in self.slots if not slot.idle.is_set())
+
+    def start(self) -> None:
+        """Start one listener per slot (call from inside the event loop)."""
+        self.listeners = [asyncio.ensure_future(self._listen(slot)) for slot in self.slots]
+
+    async def _listen(self, slot: _Slot) -> None:
+        backoff = iter(RETRY_BACKOFF)
+        while not self.stopping:
+            await slot.idle.wait()
+            try:
+                message = await self.receive(slot.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._log_failure(exc)
+                await asyncio.sleep(next(backoff, RETRY_BACKOFF[-1]))
+                continue
+            backoff = iter(RETRY_BACKOFF)
+            self._log_recovery()
+            if not message.get("type"):
+                log.runtime_error(
+                    self.component, f"message on {slot.channel!r} has no 'type'; dropped"
+                )
+                continue
+            self.handled += 1
+            slot.deliver(message)
+
+    def _log_failure(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._last_error_log >= ERROR_LOG_EVERY:
+            self._last_error_log = now
+            log.runtime_warning(
+                self.component,
+                f"receiving from the channel layer failed ({type(exc).__name__}: {exc}); "
+                "retrying with backoff",
+            )
+
+    def _log_recovery(self) -> None:
+        if self._failing_since is not None:
+            elapsed = time.monotonic() - self._failing_since
+            log.runtime(self.component, f"channel layer reachable again after {elapsed:.1f} s")
+            self._failing_since = None
+            self._last_error_log = 0.0
+
+    def stop_receiving(self) -> None:
+        """Take no new messages (a receive in progress is cancelled; nothing is lost)."""
+        self.stopping = True
+        for task in self.listeners:
+            task.cancel()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to *timeout* for in-flight handlers, then stop the instances. True if clean."""
+        self.stop_receiving()
+        if self.listeners:
+            await asyncio.gather(*self.listeners, return_exceptions=True)
+        waits = [slot.idle.wait() for slot in self.slots]
+        clean = True
+        if waits:
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), timeout)
+            except asyncio.TimeoutError:
+                clean = False
+        tasks = [slot.task for slot in self.slots if slot.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        return clean

@@ -1,0 +1,188 @@
+"""Start-up shared by the web and worker launchers.
+
+Order matters for speed and correctness: working directory and settings module first
+(cheap, static), Django settings next (the settings layer hooks in here), the user's ASGI
+application last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from buildpack import autoload, log, messages
+from buildpack.layers import MEMORY_BACKENDS
+from buildpack.pysource import ModuleIndex, SourceError, setdefault_settings_module
+from buildpack.redact import redact_url
+from buildpack.settings import SWITCH, enabled
+
+
+class LaunchError(Exception):
+    """A start-up problem the user can fix; the message says how."""
+
+
+def prepare(chdir: str | None, app_path: str | None) -> Path:
+    """Enter the project directory, fix ``sys.path``, choose the settings module, hook the layer."""
+    if chdir:
+        try:
+            os.chdir(chdir)
+        except OSError as exc:
+            raise LaunchError(
+                messages.CHDIR_MISSING.format(path=chdir, cwd=str(Path.cwd()))
+            ) from exc
+    cwd = Path.cwd()
+    if str(cwd) not in sys.path:
+        sys.path.insert(0, str(cwd))
+    os.environ.setdefault(SWITCH, "on")
+    os.environ.setdefault("CHANNELS_BUILDPACK_SERVER", "asgi")
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        module = static_settings_module(app_path, cwd)
+        if module is None:
+            raise LaunchError(
+                messages.SETTINGS_UNKNOWN_AT_RUNTIME.format(app=app_path or "the ASGI module")
+            )
+        os.environ["DJANGO_SETTINGS_MODULE"] = module
+    if enabled(os.environ):
+        autoload.install()
+    return cwd
+
+
+def static_settings_module(app_path: str | None, cwd: Path) -> str | None:
+    """The settings module the ASGI module or manage.py would set (read, not imported)."""
+    index = ModuleIndex([cwd], cwd)
+    candidates = []
+    if app_path:
+        module = index.find(app_path.partition(":")[0])
+        if module:
+            candidates.append(module.path)
+    candidates.append(cwd / "manage.py")
+    for path in candidates:
+        if path.is_file():
+            try:
+                from buildpack.pysource import parse_file
+
+                found = setdefault_settings_module(parse_file(path, path.name))
+            except SourceError:
+                continue
+            if found:
+                return found
+    return None
+
+
+def load_settings() -> Any:
+    """Import the Django settings (the settings layer runs now) and return them."""
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 - forces the settings module import
+    return settings
+
+
+def app_path_or_setting(app_path: str | None, command: str) -> str:
+    """``module:attr`` from the argument, else from ``settings.ASGI_APPLICATION``."""
+    if app_path:
+        return app_path if ":" in app_path else f"{app_path}:application"
+    target = getattr(load_settings(), "ASGI_APPLICATION", None)
+    if not target:
+        raise LaunchError(messages.APP_PATH_UNKNOWN.format(command=command))
+    module, _, attr = str(target).rpartition(".")
+    return f"{module}:{attr}"
+
+
+def import_application(app_path: str) -> Any:
+    """Import the ASGI application; set Django up first only if the module needs it."""
+    module_name, _, attr = app_path.partition(":")
+    attr = attr or "application"
+    try:
+        module = _import(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise LaunchError(
+                messages.APP_MODULE_NOT_FOUND.format(module=module_name, cwd=str(Path.cwd()))
+            ) from exc
+        raise
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise LaunchError(messages.APP_ATTR_MISSING.format(module=module_name, attr=attr)) from exc
+
+
+def _import(module_name: str) -> Any:
+    from django.core.exceptions import AppRegistryNotReady
+
+    try:
+        return importlib.import_module(module_name)
+    except AppRegistryNotReady:
+        # Routing modules that import consumers/models before calling get_asgi_application().
+        import django
+
+        django.setup(set_prefix=False)
+        return importlib.import_module(module_name)
+
+
+def layer_backend(settings: Any, alias: str = "default") -> str | None:
+    """The configured BACKEND of a channel layer alias."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    config = layers.get(alias) if isinstance(layers, dict) else None
+    return config.get("BACKEND") if isinstance(config, dict) else None
+
+
+def single_process(settings: Any) -> bool:
+    """True when the layer is in-memory (or absent): everything must run in one process."""
+    backend = layer_backend(settings)
+    return backend is None or backend in MEMORY_BACKENDS
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _layer_addresses(layer: Any) -> list[str]:
+    return [
+        redact_url(str(h.get("address", f"{h.get('host')}:{h.get('port', 6379)}")))
+        for h in getattr(layer, "hosts", None) or []
+    ]
+
+
+async def _ping(layer: Any, index: int) -> Any:
+    return await layer.connection(index).ping()
+
+
+async def probe_layer(layer: Any, timeout: float = 10.0) -> None:
+    """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning."""
+    if layer is None:
+        return
+    addresses = _layer_addresses(layer)
+    attempts: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+    if hasattr(layer, "connection") and hasattr(layer, "ring_size"):
+        attempts = [(addresses[i], partial(_ping, layer, i)) for i in range(layer.ring_size)]
+    elif hasattr(layer, "group_send"):
+        shown = ", ".join(addresses) or "the channel layer"
+        attempts = [(shown, partial(layer.group_send, "cbp-probe", {"type": "probe"}))]
+    for address, call in attempts:
+        try:
+            await asyncio.wait_for(call(), timeout)
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            if _is_certificate_error(exc):
+                raise LaunchError(
+                    messages.REDIS_TLS_UNTRUSTED.format(
+                        url=address, detail="CERTIFICATE_VERIFY_FAILED"
+                    )
+                ) from exc
+            log.runtime_warning(
+                "redis", messages.REDIS_UNREACHABLE_AT_START.format(url=address, detail=detail)
+            )

@@ -1,0 +1,69 @@
+"""Say why a WebSocket was refused (Channels answers 403 and logs nothing, channels#2062)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from buildpack import log
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin1")
+    return ""
+
+
+def explain(scope: Scope) -> str:
+    """Why a handshake closed before accept was probably refused, with the fix."""
+    from django.conf import settings
+    from django.http.request import validate_host
+
+    origin = _header(scope, b"origin")
+    path = scope.get("path", "?")
+    allowed = list(getattr(settings, "ALLOWED_HOSTS", []) or [])
+    if getattr(settings, "DEBUG", False) and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    origin_host = urlsplit(origin).hostname or "" if origin else ""
+    if origin and not validate_host(origin_host, allowed):
+        return (
+            f"WebSocket {path} refused (403): Origin {origin} is not in ALLOWED_HOSTS {allowed} "
+            "(AllowedHostsOriginValidator). "
+            f"Fix: heroku config:set DJANGO_ALLOWED_HOSTS={origin_host}"
+        )
+    if not origin:
+        return f"WebSocket {path} refused (403): the request has no Origin header."
+    return (
+        f"WebSocket {path} refused (403) by the application: the consumer closed before accept()."
+    )
+
+
+class RejectionLogger:
+    """ASGI middleware: log one explanatory line when a WebSocket is closed before accept."""
+
+    def __init__(self, application: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "websocket":
+            await self.application(scope, receive, send)
+            return
+        accepted = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal accepted
+            kind = message.get("type")
+            if kind == "websocket.accept":
+                accepted = True
+            elif kind == "websocket.close" and not accepted:
+                log.runtime("web", explain(scope))
+            await send(message)
+
+        await self.application(scope, receive, watching_send)

@@ -1,0 +1,160 @@
+"""Daphne, serving an inherited socket, with a graceful shutdown.
+
+Import this module before anything imports ``twisted.internet.reactor``: importing
+``daphne.server`` installs Twisted's asyncio reactor.
+
+Stock Daphne on SIGTERM cancels every application instance and drops every socket: clients
+see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redis until
+``group_expiry`` (24 h). :meth:`GracefulServer.begin_shutdown` instead:
+
+1. stops accepting (closes the listening port);
+2. sends every open WebSocket a close frame, 1012 "Service Restart" (clients reconnect,
+   to another dyno), so Daphne delivers ``websocket.disconnect`` and ``disconnect()`` runs;
+3. lets in-flight HTTP requests and background handlers finish;
+4. stops when nothing is left, or at the deadline, cancelling what remains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from daphne import server as daphne_server  # isort: skip - installs the asyncio reactor
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import reactor
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint
+
+from buildpack import log
+
+ADOPTED_ENDPOINT = "channels-buildpack:adopted-socket"
+SERVICE_RESTART = 1012
+POLL_SECONDS = 0.05
+
+
+class GracefulServer(daphne_server.Server):  # type: ignore[misc]
+    """``daphne.server.Server`` listening on an adopted file descriptor, draining on stop."""
+
+    def __init__(
+        self,
+        application: Any,
+        *,
+        fileno: int,
+        family: int,
+        shutdown_timeout: float,
+        background: Any = None,
+        on_running: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(application, endpoints=[ADOPTED_ENDPOINT], signal_handlers=False, **kwargs)
+        self._fileno = fileno
+        self._family = family
+        self.shutdown_timeout = shutdown_timeout
+        self.background = background
+        self.on_running = on_running
+        self.ports: list[Any] = []
+        self.stopping = False
+        self.exit_code = 0
+        self._parent = os.getppid()
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Daphne's own ``run()``, with our adopted socket in place of a parsed endpoint."""
+        original = daphne_server.serverFromString
+
+        def endpoint(reactor_: Any, description: str) -> Any:
+            if description == ADOPTED_ENDPOINT:
+                return AdoptedStreamServerEndpoint(reactor_, self._fileno, self._family)
+            return original(reactor_, description)
+
+        daphne_server.serverFromString = endpoint
+        reactor.callWhenRunning(self._started)
+        try:
+            super().run()
+        finally:
+            daphne_server.serverFromString = original
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def _started(self) -> None:
+        if self.background is not None:
+            self.background.start()
+        if self.on_running is not None:
+            self.on_running()
+        reactor.callLater(1.0, self._watch_parent)
+
+    def _watch_parent(self) -> None:
+        """A pre-forked child whose supervisor vanished shuts itself down."""
+        if not self.stopping and os.getppid() != self._parent:
+            self.begin_shutdown("supervisor exited")
+        elif not self.stopping:
+            reactor.callLater(1.0, self._watch_parent)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def _open_websockets(self) -> list[WebSocketProtocol]:
+        return [
+            p
+            for p in list(self.connections)
+            if isinstance(p, WebSocketProtocol) and p.state == WebSocketProtocol.STATE_OPEN
+        ]
+
+    def _pending_instances(self) -> int:
+        return sum(
+            1
+            for details in self.connections.values()
+            if details.get("application_instance") is not None
+            and not details["application_instance"].done()
+        )
+
+    def begin_shutdown(self, reason: str, exit_code: int = 0) -> None:
+        """Start the graceful stop (reactor thread only; repeated calls are ignored)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.exit_code = exit_code
+        sockets = self._open_websockets()
+        log.runtime(
+            "web",
+            f"stopping ({reason}): closing {len(sockets)} WebSocket(s) with {SERVICE_RESTART}, "
+            f"waiting for {self._pending_instances() - len(sockets)} request(s) in flight, "
+            f"deadline {self.shutdown_timeout:g} s (pid {os.getpid()})",
+        )
+        for port in self.ports:
+            port.stopListening()
+        if self.background is not None:
+            self.background.stop_receiving()
+        self._close(sockets)
+        self._poll(time.monotonic() + self.shutdown_timeout)
+
+    @staticmethod
+    def _close(sockets: list[WebSocketProtocol]) -> None:
+        for protocol in sockets:
+            # sendClose() only allows 1000/3000-4999; the frame-level call takes 1012.
+            protocol.sendCloseFrame(code=SERVICE_RESTART, reasonUtf8=b"Service Restart")
+
+    def _poll(self, deadline: float) -> None:
+        self._close(self._open_websockets())  # sockets accepted after the signal
+        pending = self._pending_instances()
+        busy = self.background.busy if self.background is not None else 0
+        if (pending or busy) and time.monotonic() < deadline:
+            reactor.callLater(POLL_SECONDS, self._poll, deadline)
+            return
+        if pending or busy:
+            log.runtime(
+                "web",
+                f"deadline reached: cancelling {pending} connection(s) "
+                f"and {busy} background job(s)",
+            )
+        else:
+            log.runtime("web", f"stopped cleanly (pid {os.getpid()})")
+        if self.background is None:
+            reactor.stop()  # Daphne's shutdown trigger cancels anything left
+            return
+        drained = asyncio.ensure_future(self.background.drain(0))
+        drained.add_done_callback(lambda _: reactor.stop())

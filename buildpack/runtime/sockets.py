@@ -1,0 +1,44 @@
+"""The web listening socket: bound before anything slow happens.
+
+Heroku's boot check only needs ``$PORT`` bound; requests that arrive while the app is
+still importing wait in the listen backlog instead of being refused. Default bind is
+``[::]`` with ``IPV6_V6ONLY`` off, one socket for IPv4 and IPv6 (Heroku's newer router
+connects over IPv6), falling back to ``0.0.0.0`` where the host has no IPv6.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+BACKLOG = 2048
+
+
+def _bind(family: socket.AddressFamily, host: str, port: int, dual_stack: bool) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen(bind: str | None, port: int) -> tuple[socket.socket, str]:
+    """Bind and listen; returns the socket and a description like ``[::]:5000 (IPv4+IPv6)``."""
+    if bind:
+        host = bind.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        shown = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        return _bind(family, host, port, dual_stack=host == "::"), shown
+    try:
+        return _bind(socket.AF_INET6, "::", port, dual_stack=True), f"[::]:{port} (IPv4+IPv6)"
+    except OSError as exc:
+        if exc.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT):
+            raise
+    return _bind(socket.AF_INET, "0.0.0.0", port, dual_stack=False), f"0.0.0.0:{port} (IPv4 only)"

@@ -1,0 +1,239 @@
+"""``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne on ``$PORT``, done right.
+
+* binds ``$PORT`` first, on ``[::]`` dual-stack, before importing anything slow;
+* proxy headers on (client address and https from the router), pings every 20 s (the
+  router closes sockets idle for 55 s), access log on stdout;
+* ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many Daphne processes sharing
+  the socket, supervised; with the in-memory layer: one process, and the log says why;
+* single-process mode (no Redis): background channels are served in this process too;
+* graceful SIGTERM/SIGINT within ``CHANNELS_SHUTDOWN_TIMEOUT`` (default 25 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from buildpack import log
+from buildpack.runtime import bootstrap, sockets
+from buildpack.runtime.bootstrap import LaunchError
+
+COMPONENT = "web"
+DEFAULT_PORT = 8000
+DEFAULT_SHUTDOWN_TIMEOUT = 25.0
+PING_INTERVAL = 20
+PING_TIMEOUT = 30
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        log.runtime_warning(COMPONENT, f"{name}={raw!r} is not a number; using {default}")
+        return default
+
+
+def shutdown_timeout() -> float:
+    """Seconds allowed for a graceful stop (Heroku sends SIGKILL 30 s after SIGTERM)."""
+    raw = os.environ.get("CHANNELS_SHUTDOWN_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_SHUTDOWN_TIMEOUT
+    except ValueError:
+        value = DEFAULT_SHUTDOWN_TIMEOUT
+    return value if value > 0 else DEFAULT_SHUTDOWN_TIMEOUT
+
+
+def describe_layer(settings: Any) -> str:
+    """``Backend (redacted hosts)`` from settings, without connecting."""
+    from buildpack.redact import redact_url
+
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    default = layers.get("default") or {}
+    backend = str(default.get("BACKEND", "none"))
+    hosts = (default.get("CONFIG") or {}).get("hosts") or []
+    shown = []
+    for host in hosts:
+        address = host.get("address", host.get("host")) if isinstance(host, dict) else host
+        shown.append(redact_url(str(address)) if "://" in str(address) else str(address))
+    return f"{backend} ({', '.join(shown)})" if shown else backend
+
+
+def _daphne_version() -> str:
+    try:
+        import importlib.metadata
+
+        return importlib.metadata.version("daphne")
+    except Exception:
+        return "?"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point; returns the exit code."""
+    port = args.port or _int_env("PORT", DEFAULT_PORT)
+    if args.child_fd is not None:
+        return _serve(args, args.child_fd, child=True)
+    try:
+        sock, where = sockets.listen(args.bind, port)
+    except OSError as exc:
+        log.runtime_error(
+            COMPONENT,
+            f"cannot listen on port {port}: {exc.strerror or exc}. Fix: stop what uses the port, "
+            "or set PORT to a free one.",
+        )
+        return 1
+    try:
+        bootstrap.prepare(args.chdir, args.app)
+    except LaunchError as exc:
+        log.runtime_error(COMPONENT, str(exc))
+        return 1
+    requested = args.processes or _int_env("WEB_CONCURRENCY", 1)
+    if requested <= 1:
+        return _serve(args, sock.detach(), child=False, where=where)
+    return _supervise(args, sock, where, requested)
+
+
+def _start_line(where: str, processes: int, settings: Any, single: bool, background: str) -> str:
+    mode = (
+        f"single-process (in-memory layer; background channels {background or 'none'} run here)"
+        if single
+        else "scaled (groups via the layer; background channels run in worker processes)"
+    )
+    return (
+        f"Daphne {_daphne_version()} on {where} | processes {processes} | "
+        f"layer {describe_layer(settings)} | mode {mode} | pid {os.getpid()}"
+    )
+
+
+def _supervise(args: argparse.Namespace, sock: socket.socket, where: str, requested: int) -> int:
+    from buildpack.runtime.supervisor import Supervisor, child_environment
+    from buildpack.settings import QUIET
+
+    cwd = str(Path.cwd())
+
+    def command_for(index: int) -> list[str]:
+        command = [sys.executable, "-m", "buildpack", "web"]
+        command += [args.app] if args.app else []
+        command += ["--chdir", cwd, "--child-fd", str(sock.fileno()), "--child-index", str(index)]
+        return command
+
+    supervisor = Supervisor(sock, command_for, shutdown_timeout(), child_environment({QUIET: "1"}))
+    supervisor.install_signals()
+    supervisor.spawn(0)  # the first process starts importing the app right away
+    count = requested
+    try:
+        settings: Any = bootstrap.load_settings()
+        single = bootstrap.single_process(settings)
+    except Exception as exc:
+        log.runtime_error(COMPONENT, f"settings failed to load ({type(exc).__name__}: {exc})")
+        settings, single = None, True
+    if single and settings is not None:
+        from buildpack import messages
+
+        log.runtime_warning(COMPONENT, messages.FORK_REFUSED_MEMORY.format(requested=requested))
+        count = 1
+    if settings is not None:
+        log.runtime(COMPONENT, _start_line(where, count, settings, single, ""))
+    for index in range(1, count):
+        supervisor.spawn(index)
+    return supervisor.supervise()
+
+
+def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "") -> int:
+    """Serve on *fileno* in this process (a pre-forked child, or the only process)."""
+    from buildpack.runtime import server  # first: installs Twisted's asyncio reactor
+
+    try:
+        if child:
+            bootstrap.prepare(args.chdir, args.app)
+        settings = bootstrap.load_settings()
+        application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
+    except LaunchError as exc:
+        log.runtime_error(COMPONENT, str(exc))
+        return 1
+    from channels.layers import get_channel_layer
+
+    single = bootstrap.single_process(settings)
+    layer = get_channel_layer()
+    background = _background(application, layer) if single and layer is not None else None
+    if not child:
+        names = ", ".join(background.channels) if background else ""
+        log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
+    elif single:
+        log.runtime_warning(COMPONENT, "in-memory layer in a pre-forked process; groups will split")
+    _quiet_daphne_logging()
+    srv = _build_server(server, application, fileno, _family(fileno), background)
+    srv.on_running = lambda: None if single else _probe(srv, layer)
+    _install_signals(srv)
+    srv.run()
+    return int(srv.exit_code)
+
+
+def _quiet_daphne_logging() -> None:
+    """Daphne logs its set-up at INFO; keep warnings and errors (app exceptions) only."""
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _family(fileno: int) -> int:
+    probe = socket.socket(fileno=fileno)
+    try:
+        return int(probe.family)
+    finally:
+        probe.detach()
+
+
+def _background(application: Any, layer: Any) -> Any:
+    from buildpack.runtime.background import ChannelWorker, discover_channels
+
+    channels = discover_channels(application)
+    return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
+
+
+def _build_server(server: Any, application: Any, fileno: int, family: int, background: Any) -> Any:
+    from daphne.access import AccessLogGenerator
+
+    from buildpack.runtime.rejections import RejectionLogger
+
+    return server.GracefulServer(
+        RejectionLogger(application),
+        fileno=fileno,
+        family=family,
+        shutdown_timeout=shutdown_timeout(),
+        background=background,
+        action_logger=AccessLogGenerator(sys.stdout),
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_forwarded_port_header="X-Forwarded-Port",
+        proxy_forwarded_proto_header="X-Forwarded-Proto",
+        ping_interval=PING_INTERVAL,
+        ping_timeout=PING_TIMEOUT,
+    )
+
+
+def _probe(srv: Any, layer: Any) -> None:
+    async def probe() -> None:
+        try:
+            await bootstrap.probe_layer(layer)
+        except LaunchError as exc:
+            log.runtime_error(COMPONENT, str(exc))
+            srv.begin_shutdown("Redis certificate not trusted", exit_code=1)
+
+    srv.probe_task = asyncio.ensure_future(probe())
+
+
+def _install_signals(srv: Any) -> None:
+    from twisted.internet import reactor
+
+    def handler(signum: int, _frame: object) -> None:
+        reactor.callFromThread(srv.begin_shutdown, signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,117 @@
+"""``channels-buildpack worker [module:attr] [--only GLOB] [--exclude GLOB] [--concurrency N]``.
+
+Serves the background channels the application's ``ChannelNameRouter`` declares, found at
+start. Stays up (idle, one clear log line) when there is nothing to do, because local
+process managers stop every process when one exits. SIGTERM/SIGINT: stop receiving, let
+in-flight handlers finish (``CHANNELS_SHUTDOWN_TIMEOUT``), exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from typing import Any
+
+from buildpack import log, messages
+from buildpack.layers import PUBSUB_BACKEND
+from buildpack.runtime import bootstrap
+from buildpack.runtime.background import ChannelWorker, discover_channels, select_channels
+from buildpack.runtime.bootstrap import LaunchError
+from buildpack.runtime.web import describe_layer, shutdown_timeout
+
+COMPONENT = "worker"
+
+
+def _concurrency(value: int | None) -> int:
+    if value:
+        return max(1, value)
+    raw = os.environ.get("CHANNELS_WORKER_CONCURRENCY", "").strip()
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point; returns the exit code."""
+    try:
+        bootstrap.prepare(args.chdir, args.app)
+        settings = bootstrap.load_settings()
+        app_path = bootstrap.app_path_or_setting(args.app, "worker")
+        application = bootstrap.import_application(app_path)
+    except LaunchError as exc:
+        log.runtime_error(COMPONENT, str(exc))
+        return 1
+    available = discover_channels(application)
+    channels = select_channels(available, args.only, args.exclude)
+    return asyncio.run(_run(application, app_path, settings, available, channels, args))
+
+
+async def _wait_for_signal() -> str:
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[str] = loop.create_future()
+
+    def on_signal(signum: int) -> None:
+        if not received.done():
+            received.set_result(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    return await received
+
+
+async def _run(
+    application: Any,
+    app_path: str,
+    settings: Any,
+    available: list[str],
+    channels: list[str],
+    args: argparse.Namespace,
+) -> int:
+    stop = asyncio.ensure_future(_wait_for_signal())
+    if bootstrap.single_process(settings):
+        log.runtime(
+            COMPONENT, messages.WORKER_IDLE_NO_REDIS.format(channels=", ".join(available) or "none")
+        )
+        return _stopped_idle(await stop)
+    if not channels:
+        filtered = f"; --only/--exclude left none of {', '.join(available)}" if available else ""
+        log.runtime(
+            COMPONENT, messages.WORKER_IDLE_NO_CHANNELS.format(app=app_path, filtered=filtered)
+        )
+        return _stopped_idle(await stop)
+
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    try:
+        await bootstrap.probe_layer(layer)
+    except LaunchError as exc:
+        log.runtime_error(COMPONENT, str(exc))
+        return 1
+    if bootstrap.layer_backend(settings) == PUBSUB_BACKEND:
+        log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
+    worker = ChannelWorker(application, channels, layer, concurrency=_concurrency(args.concurrency))
+    worker.start()
+    log.runtime(
+        COMPONENT,
+        f"serving {', '.join(channels)} ({worker.concurrency} consumer(s) per channel) | "
+        f"layer {describe_layer(settings)} | pid {os.getpid()}",
+    )
+    reason = await stop
+    timeout = shutdown_timeout()
+    log.runtime(
+        COMPONENT,
+        f"stopping ({reason}): no new messages, waiting for {worker.busy} in flight "
+        f"(deadline {timeout:g} s)",
+    )
+    clean = await worker.drain(timeout)
+    log.runtime(
+        COMPONENT,
+        f"stopped {'cleanly' if clean else 'at the deadline'} after {worker.handled} message(s)",
+    )
+    return 0
+
+
+def _stopped_idle(reason: str) -> int:
+    log.runtime(COMPONENT, f"stopping ({reason})")
+    return 0
