@@ -254,9 +254,10 @@ def _is_local(address: Any) -> bool:
 
 def _same_shards(hosts: list[Any], urls: list[str]) -> bool:
     addresses = [h.get("address") if isinstance(h, dict) else h for h in hosts]
-    if not all(isinstance(a, str) and "://" in a for a in addresses):
+    strings = [a for a in addresses if isinstance(a, str) and "://" in a]
+    if len(strings) != len(addresses):
         return False
-    return {_shard_identity(a) for a in addresses} == {_shard_identity(u) for u in urls}
+    return {_shard_identity(a) for a in strings} == {_shard_identity(u) for u in urls}
 
 
 def _fix_user_layers(
