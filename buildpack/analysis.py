@@ -139,7 +139,7 @@ def _analyse_wsgi(plan: Plan, index: ModuleIndex) -> None:
         module, attr = asgi_scan.split_app_path(wsgi)
     else:
         asgi_default = asgi_scan.default_asgi_module(index, plan.settings.module, None)
-        module, attr = asgi_default.rpartition(".")[0] + ".wsgi", "application"
+        module, attr = asgi_scan.sibling_module(asgi_default, "wsgi"), "application"
     plan.server = "gunicorn"
     plan.wsgi_app_path = plan.app_path = f"{module}:{attr}"
 
@@ -170,6 +170,8 @@ def _procfile(plan: Plan, root: Path) -> None:
                 processes, channels=plan.is_channels, background_channels=background
             ),
         )
+        return
+    if plan.app_path is None:  # the ASGI analysis failed; plan.errors says why
         return
     commands = generate.process_commands(plan)
     plan.procfile = ProcfileInfo(

@@ -36,12 +36,18 @@ def split_app_path(dotted: str) -> tuple[str, str]:
     return (module, attr) if module else (dotted, "application")
 
 
+def sibling_module(dotted: str, name: str) -> str:
+    """``mysite.wsgi`` -> ``mysite.asgi``; a top-level ``wsgi`` -> ``asgi`` (flat layout)."""
+    package = dotted.rpartition(".")[0]
+    return f"{package}.{name}" if package else name
+
+
 def default_asgi_module(index: ModuleIndex, settings_module: str | None, wsgi: str | None) -> str:
     """Where Django's ``startproject`` puts ``asgi.py``: beside ``wsgi.py`` / the settings."""
     candidates: list[str] = []
     if wsgi:
         wsgi_module, _ = split_app_path(wsgi)
-        candidates.append(wsgi_module.rpartition(".")[0] + ".asgi")
+        candidates.append(sibling_module(wsgi_module, "asgi"))
     if settings_module:
         parts = settings_module.split(".")
         for cut in range(len(parts) - 1, 0, -1):
@@ -178,7 +184,12 @@ def _websocket_assignment(tree: ast.Module) -> ast.expr | None:
 
 
 def find_websocket_modules(index: ModuleIndex, project_dir: Path) -> list[str]:
-    """Modules under *project_dir* defining ``websocket_urlpatterns`` (leaves, not aggregators)."""
+    """Modules under *project_dir* defining ``websocket_urlpatterns``, each route once.
+
+    A module that builds its list from others' (``a.websocket_urlpatterns + ...``,
+    ``[*a.websocket_urlpatterns, ...]``) stands for the project modules it imports: those
+    are not listed again, so the generated router never includes a route twice.
+    """
     defining: dict[str, ModuleFile] = {}
     aggregated: set[str] = set()
     scanned = 0

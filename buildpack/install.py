@@ -65,11 +65,11 @@ def find_app_python(build_dir: Path, path_env: str | None = None) -> AppPython |
     target = build_path.parent.parent.resolve()
     search = list(RUNTIME_PYTHON_LINKS)
     search += [str(Path(d) / "python") for d in (path_env or "").split(os.pathsep) if d]
-    build_root = str(build_dir.resolve())
+    build_roots = (build_dir.absolute(), build_dir.resolve())
     for candidate in search:
         path = Path(candidate)
-        if not path.exists() or str(path).startswith(build_root):
-            continue
+        if not path.exists() or any(path.is_relative_to(root) for root in build_roots):
+            continue  # the build's own bin (under either spelling of BUILD_DIR) is no run-time path
         if path.parent.parent.resolve() == target:
             return AppPython(build_path, str(path), True)
     return AppPython(build_path, str(build_path), False)

@@ -15,7 +15,7 @@ from string import Template
 from buildpack import messages
 from buildpack.resources import read_template
 
-PROCESS_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+?)\s*$")
+PROCESS_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(\S.*?)\s*$")  # a blank command is no process
 _CHAIN = re.compile(r"&&|\|\||(?<![<>]);|\|(?!\|)")
 _WSGI_SERVERS = ("gunicorn", "uwsgi", "waitress-serve", "mod_wsgi-express", "bjoern")
 _ASGI_WORKER_HINTS = ("uvicorn", "asgi", "daphne")
@@ -105,7 +105,7 @@ def lint(processes: dict[str, str], *, channels: bool, background_channels: list
             app = _positional_app(words)
             if app and ":" not in app and program in ("daphne", "uvicorn", "hypercorn"):
                 warnings.append(messages.PROCFILE_APP_NO_ATTR.format(name=name, app=app))
-        if "runworker" in words and words.index("runworker") == len(words) - 1:
+        if "runworker" in words and not _runworker_channels(words):
             warnings.append(messages.PROCFILE_RUNWORKER_NO_CHANNEL.format(name=name))
     if channels and "web" not in processes:
         warnings.append(messages.PROCFILE_NO_WEB)
@@ -114,6 +114,21 @@ def lint(processes: dict[str, str], *, channels: bool, background_channels: list
     ):
         warnings.append(messages.PROCFILE_NO_WORKER.format(channels=", ".join(background_channels)))
     return warnings
+
+
+def _runworker_channels(words: list[str]) -> list[str]:
+    """The channel names given to ``manage.py runworker`` (its options and their values skipped)."""
+    takes_value = {"--layer", "-v", "--verbosity", "--settings", "--pythonpath"}
+    channels: list[str] = []
+    skip = False
+    for word in words[words.index("runworker") + 1 :]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in takes_value
+        else:
+            channels.append(word)
+    return channels
 
 
 def _lint_daphne(name: str, words: list[str]) -> list[str]:

@@ -144,7 +144,7 @@ def absolute_import(current: ModuleFile, node: ast.ImportFrom) -> str | None:
     if not current.is_package:
         package_parts = package_parts[:-1]
     up = node.level - 1
-    if up > len(package_parts):
+    if up >= len(package_parts):  # beyond the top-level package: ImportError in Python
         return None
     base = package_parts[: len(package_parts) - up] if up else package_parts
     if node.module:

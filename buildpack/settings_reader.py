@@ -4,7 +4,9 @@ The reader walks the module's top-level statements like a tiny interpreter that 
 understands what settings files do: literal assignments, ``+=``, ``.append()``/``.insert()``
 on lists, ``if``/``try`` branches (both taken, values merged), and ``from X import *``
 (settings packages). Each setting keeps every value it *might* have (its candidates), so
-``CHANNEL_LAYERS = redis if REDIS_URL else memory`` yields both backends.
+``CHANNEL_LAYERS = redis if REDIS_URL else memory`` yields both backends. Partial updates
+(``DATABASES["default"] = dj_database_url.config()``, ``.update(...)``) add their expression
+as one more candidate, so the env vars and engines they name are seen.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from buildpack.plan import DatabaseSetting, LayerSetting, SettingsInfo
 from buildpack.pysource import ModuleFile, ModuleIndex, absolute_import, env_vars_read
 
 MAX_IMPORT_DEPTH = 8
+_MAX_FOLLOWED_EXPRESSIONS = 50
 
 
 class _Unknown:
@@ -76,15 +79,13 @@ class _Reader:
 
     def _stmt(self, stmt: ast.stmt, ns: Namespace, module: ModuleFile) -> None:
         if isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                if isinstance(target, ast.Name):
-                    ns[target.id] = self._candidates(stmt.value, ns, module)
+            self._assign(stmt, ns, module)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value and isinstance(stmt.target, ast.Name):
             ns[stmt.target.id] = self._candidates(stmt.value, ns, module)
         elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
             self._augment(stmt, ns, module)
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-            self._mutating_call(stmt.value, ns)
+            self._call_statement(stmt.value, ns, module)
         elif isinstance(stmt, ast.If):
             self._branches([stmt.body, stmt.orelse], ns, module)
         elif isinstance(stmt, ast.Try):
@@ -95,6 +96,21 @@ class _Reader:
             self._block(stmt.body, ns, module)
         elif isinstance(stmt, ast.ImportFrom):
             self._import_from(stmt, ns, module)
+
+    def _assign(self, stmt: ast.Assign, ns: Namespace, module: ModuleFile) -> None:
+        for target in stmt.targets:
+            if isinstance(target, ast.Name):
+                ns[target.id] = self._candidates(stmt.value, ns, module)
+            elif isinstance(target, ast.Subscript):  # DATABASES["default"] = ...
+                self._partial_update(_subscript_root(target), stmt.value, ns, module)
+
+    def _call_statement(self, call: ast.Call, ns: Namespace, module: ModuleFile) -> None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "update":
+            for arg in call.args:  # DATABASES["default"].update(db_from_env)
+                self._partial_update(_subscript_root(func.value), arg, ns, module)
+        else:
+            self._mutating_call(call, ns)
 
     def _branches(self, bodies: list[list[ast.stmt]], ns: Namespace, module: ModuleFile) -> None:
         results = []
@@ -135,6 +151,16 @@ class _Reader:
                 value = _add(cand.value, extra.value) if isinstance(stmt.op, ast.Add) else UNKNOWN
                 combined.append(Candidate(cand.node, value, cand.file, cand.line))
         ns[name] = combined
+
+    def _partial_update(
+        self, name: str | None, value: ast.expr, ns: Namespace, module: ModuleFile
+    ) -> None:
+        """Part of a known setting is replaced: its value becomes unknown, and *value* (an
+        env lookup, a BACKEND/ENGINE dict) is kept as one more candidate to inspect."""
+        if name is None or name not in ns:
+            return
+        display = self.index.display(module.path)
+        ns[name] = [*ns[name], Candidate(value, UNKNOWN, display, value.lineno)]
 
     def _mutating_call(self, call: ast.Call, ns: Namespace) -> None:
         func = call.func
@@ -180,7 +206,13 @@ def _literal(node: ast.expr, ns: Namespace) -> Any:
         cands = ns.get(node.id, [])
         return cands[0].value if len(cands) == 1 else UNKNOWN
     if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_literal(e, ns) for e in node.elts if not isinstance(e, ast.Starred)]
+        items: list[Any] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):  # [*BASE_APPS, "chat"]
+                spread = _literal(element.value, ns)
+                items += spread if isinstance(spread, (list, tuple)) else [UNKNOWN]
+            else:
+                items.append(_literal(element, ns))
         return items if isinstance(node, ast.List) else tuple(items)
     if isinstance(node, ast.Dict):
         return {
@@ -190,6 +222,13 @@ def _literal(node: ast.expr, ns: Namespace) -> Any:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _add(_literal(node.left, ns), _literal(node.right, ns))
     return UNKNOWN
+
+
+def _subscript_root(node: ast.expr) -> str | None:
+    """``DATABASES`` for ``DATABASES["default"]["NAME"]`` (and for ``DATABASES`` itself)."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _add(left: Any, right: Any) -> Any:
@@ -273,19 +312,57 @@ def _constants_under_key(node: ast.AST, key: str) -> list[str]:
     return found
 
 
-def _env_vars(cands: list[Candidate], ns: Namespace) -> list[str]:
-    """Env vars read by the candidates' expressions, following module-level names one step."""
-    names: list[str] = []
-    for cand in cands:
-        if cand.node is None:
+def _values_under_key(value: Any, key: str) -> list[str]:
+    """String values stored under *key* in a folded value (``{"BACKEND": NAME}`` included)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == key and isinstance(v, str):
+                found.append(v)
+            else:
+                found += _values_under_key(v, key)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found += _values_under_key(item, key)
+    return found
+
+
+def _expressions(cands: list[Candidate], ns: Namespace) -> list[ast.AST]:
+    """The candidates' expressions and those of module-level names they use (transitively).
+
+    ``CHANNEL_LAYERS = redis if REDIS_URL else memory`` needs two steps: the name ``redis``,
+    then the ``REDIS_URL = os.environ.get(...)`` it refers to.
+    """
+    nodes: list[ast.AST] = []
+    seen: set[int] = set()
+    pending = [cand for cand in cands if cand.node is not None]
+    while pending and len(nodes) < _MAX_FOLLOWED_EXPRESSIONS:
+        cand = pending.pop(0)
+        if cand.node is None or id(cand.node) in seen:
             continue
-        names += env_vars_read(cand.node)
+        seen.add(id(cand.node))
+        nodes.append(cand.node)
         for sub in ast.walk(cand.node):
-            if isinstance(sub, ast.Name) and sub.id in ns:
-                for ref in ns[sub.id]:
-                    if ref.node is not None and ref is not cand:
-                        names += env_vars_read(ref.node)
+            if isinstance(sub, ast.Name):
+                pending += ns.get(sub.id, [])
+    return nodes
+
+
+def _env_vars(nodes: list[ast.AST]) -> list[str]:
+    """Env vars read by *nodes* (see :func:`_expressions`)."""
+    names: list[str] = []
+    for node in nodes:
+        names += env_vars_read(node)
     return list(dict.fromkeys(names))
+
+
+def _constants(cands: list[Candidate], nodes: list[ast.AST], key: str) -> list[str]:
+    found: list[str] = []
+    for node in nodes:
+        found += _constants_under_key(node, key)
+    for cand in cands:
+        found += _values_under_key(cand.value, key)
+    return list(dict.fromkeys(found))
 
 
 def _is_dynamic(cands: list[Candidate]) -> bool:
@@ -306,13 +383,10 @@ def _layer_setting(ns: Namespace) -> LayerSetting | None:
     cands = ns.get("CHANNEL_LAYERS")
     if not cands:
         return None
-    backends: list[str] = []
-    for cand in cands:
-        if cand.node is not None:
-            backends += _constants_under_key(cand.node, "BACKEND")
-    env = _env_vars(cands, ns)
+    nodes = _expressions(cands, ns)
+    env = _env_vars(nodes)
     return LayerSetting(
-        backends=list(dict.fromkeys(backends)),
+        backends=_constants(cands, nodes, "BACKEND"),
         reads_env=bool(env),
         env_vars=env,
         dynamic=_is_dynamic(cands),
@@ -323,13 +397,10 @@ def _database_setting(ns: Namespace) -> DatabaseSetting | None:
     cands = ns.get("DATABASES")
     if not cands:
         return None
-    engines: list[str] = []
-    for cand in cands:
-        if cand.node is not None:
-            engines += _constants_under_key(cand.node, "ENGINE")
-    env = _env_vars(cands, ns)
+    nodes = _expressions(cands, ns)
+    env = _env_vars(nodes)
     return DatabaseSetting(
-        engines=list(dict.fromkeys(engines)),
+        engines=_constants(cands, nodes, "ENGINE"),
         reads_env=bool(env),
         env_vars=env,
         dynamic=_is_dynamic(cands),

@@ -1,0 +1,514 @@
+"""Unit tests for detection: ``buildpack.detect``, ``bin/detect`` and its grep fallback.
+
+No network, no servers: the scripts run on fixture apps and small trees in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from buildpack import detect as detect_module
+from buildpack.detect import CHANNELS, DJANGO, NOT_DETECTED_EXIT, detect, find_manage_py
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BIN_DETECT = REPO / "bin" / "detect"
+FALLBACK = REPO / "bin" / "support" / "detect-fallback"
+# The build image's python3 is a real binary; a pyenv shim on PATH would dominate the timing.
+REAL_PYTHON_DIR = str(Path(sys._base_executable).parent)
+SCRIPT_PATH = os.pathsep.join([REAL_PYTHON_DIR, "/usr/bin", "/bin"])
+
+FIXTURE_DETECT = {
+    path.parent.name: json.loads(path.read_text(encoding="utf-8"))["detect"]
+    for path in sorted(FIXTURES.glob("*/fixture.json"))
+}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def run_script(
+    script: Path, build_dir: Path, path: str = SCRIPT_PATH
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "LANG": "C.UTF-8"}
+    return subprocess.run(
+        [str(script), str(build_dir)], capture_output=True, text=True, env=env, check=False
+    )
+
+
+MANAGE_PY = """
+    import os
+    import sys
+
+    if __name__ == "__main__":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(sys.argv)
+"""
+
+
+# ---- every fixture: module, bin/detect, fallback --------------------------------------------
+
+
+def test_every_fixture_declares_an_expected_label() -> None:
+    assert len(FIXTURE_DETECT) >= 14
+    assert set(FIXTURE_DETECT.values()) <= {CHANNELS, DJANGO, None}
+    assert FIXTURE_DETECT["not_django"] is None
+    assert FIXTURE_DETECT["plain_django"] == DJANGO
+    assert FIXTURE_DETECT["tutorial"] == CHANNELS
+
+
+@pytest.mark.parametrize(("name", "expected"), FIXTURE_DETECT.items(), ids=list(FIXTURE_DETECT))
+def test_detect_module_on_fixture(name: str, expected: str | None) -> None:
+    label, reason = detect(str(FIXTURES / name))
+    assert label == expected
+    assert reason
+    assert str(FIXTURES) not in reason
+
+
+@pytest.mark.parametrize(("name", "expected"), FIXTURE_DETECT.items(), ids=list(FIXTURE_DETECT))
+def test_bin_detect_on_fixture(name: str, expected: str | None) -> None:
+    result = run_script(BIN_DETECT, FIXTURES / name)
+    if expected is None:
+        assert result.returncode != 0
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "not a Django project" in lines[0]
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == expected + "\n"
+        assert result.stderr == ""
+
+
+@pytest.mark.parametrize(("name", "expected"), FIXTURE_DETECT.items(), ids=list(FIXTURE_DETECT))
+def test_detect_fallback_on_fixture(name: str, expected: str | None) -> None:
+    result = run_script(FALLBACK, FIXTURES / name)
+    if expected is None:
+        assert result.returncode != 0
+        assert result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1
+        assert "not a Django project" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == expected + "\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"requirements.txt": "channels-redis>=4\n"}, CHANNELS),
+        ({"requirements.txt": "# channels\nDjango\n"}, DJANGO),
+        ({"requirements.txt": "django-environ\n"}, None),
+        ({"Pipfile": '[packages]\ndaphne = "*"\n'}, CHANNELS),
+        ({"a/b/c/manage.py": MANAGE_PY}, DJANGO),
+        ({"a/b/c/d/manage.py": MANAGE_PY}, None),
+        ({"node_modules/x/manage.py": MANAGE_PY, ".venv/manage.py": MANAGE_PY}, None),
+    ],
+    ids=[
+        "channels-redis",
+        "comment",
+        "django-environ",
+        "pipfile-daphne",
+        "manage-depth3",
+        "manage-depth4",
+        "manage-in-skip-dirs",
+    ],
+)
+def test_fallback_agrees_with_detect(
+    tmp_path: Path, files: dict[str, str], expected: str | None
+) -> None:
+    write(tmp_path, files)
+    assert detect(str(tmp_path))[0] == expected
+    result = run_script(FALLBACK, tmp_path)
+    assert result.stdout == ("" if expected is None else expected + "\n")
+    assert (result.returncode == 0) is (expected is not None)
+
+
+# ---- bin/detect: the shell shim ------------------------------------------------------------
+
+
+def _fake_python(directory: Path, name: str, body: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / name
+    script.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+def test_bin_detect_falls_back_to_grep_when_python_cannot_decide(tmp_path: Path) -> None:
+    # An image whose python3 is too old to parse detect.py exits 1 (SyntaxError): the shim
+    # must not take that as "not detected" but run the conservative grep.
+    fake_bin = tmp_path / "fakebin"
+    _fake_python(fake_bin, "python3", f"echo called >> {tmp_path / 'calls'}; exit 1")
+    app = write(tmp_path / "app", {"requirements.txt": "Django\nchannels\n"})
+    result = run_script(BIN_DETECT, app, path=os.pathsep.join([str(fake_bin), "/usr/bin", "/bin"]))
+    assert (tmp_path / "calls").read_text() == "called\n"
+    assert result.returncode == 0
+    assert result.stdout == "Django Channels\n"
+
+
+def test_bin_detect_prefers_the_apps_python(tmp_path: Path) -> None:
+    app = write(tmp_path / "app", {"manage.py": MANAGE_PY})
+    # The app's python says "not detected" (exit 100): bin/detect must stop there (exit 1)
+    # without consulting python3 or the fallback, although manage.py is present.
+    _fake_python(app / ".heroku" / "python" / "bin", "python", "exit 100")
+    result = run_script(BIN_DETECT, app)
+    assert result.returncode == 1
+    assert result.stdout == ""
+
+
+def test_bin_detect_without_argument_fails() -> None:
+    result = subprocess.run(
+        [str(BIN_DETECT)], capture_output=True, text=True, env={"PATH": SCRIPT_PATH}, check=False
+    )
+    assert result.returncode != 0
+    assert "usage: bin/detect BUILD_DIR" in result.stderr
+
+
+def test_detect_script_exit_codes(tmp_path: Path) -> None:
+    script = REPO / "buildpack" / "detect.py"
+    python = str(Path(REAL_PYTHON_DIR) / "python3")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [python, "-S", "-E", str(script), *args], capture_output=True, text=True, check=False
+        )
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(str(empty)).returncode == NOT_DETECTED_EXIT
+    assert run().returncode == 2
+    assert run(str(tmp_path / "missing")).returncode == 2
+    assert run(str(FIXTURES / "plain_django")).stdout == "Django\n"
+
+
+def test_main_usage_and_not_detected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert detect_module.main(["detect"]) == 2
+    assert detect_module.main(["detect", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err == "usage: detect BUILD_DIR\n" * 2
+    assert detect_module.main(["detect", str(tmp_path)]) == NOT_DETECTED_EXIT
+    err = capsys.readouterr().err
+    assert err.startswith("channels-buildpack: no manage.py (searched 3 levels deep)")
+    assert err.count("\n") == 1
+    write(tmp_path, {"requirements.txt": "channels\n"})
+    assert detect_module.main(["detect", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "Django Channels\n"
+
+
+# ---- manage.py search ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "found"),
+    [
+        ("manage.py", True),
+        ("backend/manage.py", True),
+        ("a/b/manage.py", True),
+        ("a/b/c/manage.py", True),
+        ("a/b/c/d/manage.py", False),
+    ],
+    ids=["depth0", "depth1", "depth2", "depth3", "depth4-too-deep"],
+)
+def test_manage_py_depth(tmp_path: Path, where: str, found: bool) -> None:
+    write(tmp_path, {where: MANAGE_PY})
+    assert find_manage_py(str(tmp_path)) == ([where] if found else [])
+    label, _ = detect(str(tmp_path))
+    assert label == (DJANGO if found else None)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "node_modules/manage.py",
+        "node_modules/pkg/manage.py",
+        ".venv/manage.py",
+        "venv/manage.py",
+        ".git/manage.py",
+        ".heroku/python/manage.py",
+        "site-packages/manage.py",
+        "myenv/manage.py",  # any folder holding pyvenv.cfg is a virtualenv
+    ],
+)
+def test_manage_py_in_skipped_dirs_is_ignored(tmp_path: Path, where: str) -> None:
+    write(tmp_path, {where: MANAGE_PY, "myenv/pyvenv.cfg": "home = /usr/bin\n"})
+    assert find_manage_py(str(tmp_path)) == []
+    assert detect(str(tmp_path))[0] is None
+
+
+def test_manage_py_shallowest_level_only_sorted(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "zeta/manage.py": MANAGE_PY,
+            "alpha/manage.py": MANAGE_PY,
+            "alpha/deeper/manage.py": MANAGE_PY,
+        },
+    )
+    assert find_manage_py(str(tmp_path)) == ["alpha/manage.py", "zeta/manage.py"]
+
+
+def test_manage_py_directory_is_not_a_file(tmp_path: Path) -> None:
+    (tmp_path / "manage.py").mkdir()
+    write(tmp_path, {"manage.py/x/manage.py": MANAGE_PY})
+    assert find_manage_py(str(tmp_path)) == ["manage.py/x/manage.py"]
+
+
+# ---- dependency files ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"requirements.txt": "Django>=4.2\nchannels==4.3.2\n"}, CHANNELS),
+        ({"requirements.txt": "channels-redis>=4\n"}, CHANNELS),
+        ({"requirements.txt": "channels_redis\n"}, CHANNELS),
+        ({"requirements.txt": "daphne\n"}, CHANNELS),
+        ({"requirements.txt": "channels[daphne]>=4.0\n"}, CHANNELS),
+        ({"requirements.txt": "Django==5.2\n"}, DJANGO),
+        ({"requirements.txt": "django-environ\n"}, None),
+        ({"requirements.txt": "django-channels-presence\n"}, None),
+        ({"requirements.txt": "djangorestframework\nrequests\n"}, None),
+        ({"requirements.txt": "# channels, one day\nDjango\n"}, DJANGO),
+        ({"requirements.txt": "   # daphne\nDjango\n"}, DJANGO),
+        ({"requirements.txt": "Django  # channels later\n"}, DJANGO),
+        ({"requirements.txt": "# Django\nrequests\n"}, None),
+        ({"pyproject.toml": '[project]\ndependencies = ["django>=5", "channels>=4"]\n'}, CHANNELS),
+        (
+            {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.12"\nDjango = "^5"\n'},
+            DJANGO,
+        ),
+        ({"Pipfile": '[packages]\ndjango = "*"\ndaphne = "*"\n'}, CHANNELS),
+        ({"setup.py": 'setup(install_requires=["Django>=4.2"])\n'}, DJANGO),
+        ({"setup.cfg": "[options]\ninstall_requires =\n    channels\n"}, CHANNELS),
+        ({"uv.lock": '[[package]]\nname = "channels"\nversion = "4.3.2"\n'}, CHANNELS),
+        ({"poetry.lock": '[[package]]\nname = "django"\nversion = "5.2"\n'}, DJANGO),
+    ],
+    ids=[
+        "channels",
+        "channels-redis-alone",
+        "channels_redis-underscore",
+        "daphne",
+        "channels-extra",
+        "django-only",
+        "django-environ-is-not-django",
+        "django-channels-x-is-neither",
+        "drf-is-not-django",
+        "comment-line-channels",
+        "indented-comment-daphne",
+        "inline-comment-channels",
+        "comment-line-django",
+        "pep621",
+        "poetry",
+        "pipfile",
+        "setup-py",
+        "setup-cfg",
+        "uv-lock",
+        "poetry-lock",
+    ],
+)
+def test_dependency_files(tmp_path: Path, files: dict[str, str], expected: str | None) -> None:
+    write(tmp_path, files)
+    assert detect(str(tmp_path))[0] == expected
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    ["-r requirements/base.txt\n", "--requirement=requirements/base.txt\n"],
+    ids=["-r", "--requirement="],
+)
+def test_requirements_include_is_followed(tmp_path: Path, requirements: str) -> None:
+    write(
+        tmp_path,
+        {
+            "requirements.txt": "gunicorn\n" + requirements,
+            "requirements/base.txt": "Django>=4.2\nchannels-redis\n",
+        },
+    )
+    label, reason = detect(str(tmp_path))
+    assert label == CHANNELS
+    assert reason == "channels/daphne found in the dependencies"
+
+
+def test_constraints_file_is_not_a_dependency(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"requirements.txt": "Django\n-c constraints.txt\n", "constraints.txt": "channels<5\n"},
+    )
+    assert detect(str(tmp_path))[0] == DJANGO
+
+
+def test_oversized_dependency_file_is_not_read(tmp_path: Path) -> None:
+    huge = "requests\n" * (detect_module.MAX_READ // 9 + 10) + "channels\n"
+    write(tmp_path, {"requirements.txt": huge})
+    assert detect(str(tmp_path))[0] is None
+
+
+# ---- Channels markers next to manage.py ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("proj/settings.py", "CHANNEL_LAYERS = {}\n"),
+        ("proj/settings.py", 'INSTALLED_APPS = ["daphne", "django.contrib.admin"]\n'),
+        ("proj/settings.py", 'ASGI_APPLICATION = "proj.asgi.application"\n'),
+        ("proj/settings/base.py", "INSTALLED_APPS = ['channels']\n"),
+        ("proj/settings_prod.py", "CHANNEL_LAYERS = {}\n"),
+        ("proj/asgi.py", "application = ProtocolTypeRouter({})\n"),
+        ("chat/routing.py", "from channels.routing import ProtocolTypeRouter\n"),
+    ],
+    ids=[
+        "channel-layers",
+        "daphne-app",
+        "asgi-application",
+        "settings-package",
+        "settings-prefix",
+        "asgi-router",
+        "routing",
+    ],
+)
+def test_channels_found_in_project_files(tmp_path: Path, path: str, content: str) -> None:
+    write(tmp_path, {"requirements.txt": "Django\n", "manage.py": MANAGE_PY, path: content})
+    label, reason = detect(str(tmp_path))
+    assert label == CHANNELS
+    assert reason == "Channels settings or routing found next to manage.py"
+
+
+def test_channels_markers_beside_subfolder_manage_py(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "backend/manage.py": MANAGE_PY,
+            "backend/proj/settings.py": "CHANNEL_LAYERS = {}\n",
+        },
+    )
+    assert detect(str(tmp_path)) == (
+        CHANNELS,
+        "Channels settings or routing found next to backend/manage.py",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("proj/views.py", "CHANNEL_LAYERS = {}\n"),  # not a settings/asgi/routing file
+        ("proj/settings.py", "# we might add channels here\nDEBUG = True\n"),
+        ("node_modules/x/settings.py", "CHANNEL_LAYERS = {}\n"),
+        ("a/b/c/settings.py", "CHANNEL_LAYERS = {}\n"),  # 3 levels below manage.py
+    ],
+    ids=["not-a-settings-file", "bare-word", "skip-dir", "too-deep"],
+)
+def test_channels_not_found_in_other_files(tmp_path: Path, path: str, content: str) -> None:
+    write(tmp_path, {"manage.py": MANAGE_PY, path: content})
+    label, reason = detect(str(tmp_path))
+    assert label == DJANGO
+    assert reason == "Django project (manage.py), no Channels"
+
+
+def test_not_detected_reason_is_one_line(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "flask\n", "app.py": "import flask\n"})
+    label, reason = detect(str(tmp_path))
+    assert label is None
+    assert "\n" not in reason
+    assert "not a Django project" in reason
+
+
+# ---- performance on a big repository -------------------------------------------------------
+
+BIG_FILE_COUNT = 20_000
+
+
+@pytest.fixture(scope="module")
+def big_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~20,000 files: node_modules, .git objects, a virtualenv, many app files; the Django
+    project (manage.py at depth 1) is Channels only through its settings, so detection has to
+    search the project tree rather than stop at the dependency files."""
+    root = tmp_path_factory.mktemp("big_repo")
+    seeds_dir = tmp_path_factory.mktemp("big_repo_seeds")
+    seeds: dict[str, Path] = {}
+    count = 0
+
+    def touch(directory: Path, names: list[str], text: str = "") -> None:
+        # Hard links: 20,000 real directory entries (regular files to os.scandir/os.walk) at
+        # a fraction of the cost of 20,000 new inodes on a busy disk.
+        nonlocal count
+        directory.mkdir(parents=True, exist_ok=True)
+        if text not in seeds:
+            seeds[text] = seeds_dir / f"seed{len(seeds)}"
+            seeds[text].write_text(text, encoding="utf-8")
+        for name in names:
+            try:
+                os.link(seeds[text], directory / name)
+            except OSError:  # no hard links on this file system
+                (directory / name).write_text(text, encoding="utf-8")
+        count += len(names)
+
+    for pkg in range(40):
+        for sub in range(10):
+            touch(
+                root / "node_modules" / f"pkg{pkg}" / "lib" / f"d{sub}",
+                [f"m{i}.js" for i in range(14)],
+            )
+    touch(root / "node_modules" / "pkg0", ["manage.py"], "raise SystemExit\n")
+    for prefix in range(64):
+        touch(root / ".git" / "objects" / f"{prefix:02x}", [f"{i:038x}" for i in range(50)])
+    touch(root / ".venv", ["pyvenv.cfg"], "home = /usr/bin\n")
+    touch(root / ".venv", ["manage.py"], "raise SystemExit\n")
+    for pkg in range(30):
+        touch(
+            root / ".venv" / "lib" / "python3.12" / "site-packages" / f"p{pkg}",
+            [f"m{i}.py" for i in range(50)],
+        )
+    for app in range(40):
+        for sub in range(5):
+            touch(
+                root / "src" / f"app{app}" / f"sub{sub}",
+                [f"mod{i}.py" for i in range(50)],
+                "x = 1\n",
+            )
+    write(
+        root,
+        {
+            "requirements.txt": "Django>=4.2\ngunicorn\n",
+            "web/manage.py": MANAGE_PY,
+            "web/proj/__init__.py": "",
+            "web/proj/settings.py": 'INSTALLED_APPS = ["daphne"]\nCHANNEL_LAYERS = {}\n',
+        },
+    )
+    assert count + 4 >= BIG_FILE_COUNT
+    return root
+
+
+def test_big_repo_detect_module(big_repo: Path) -> None:
+    assert find_manage_py(str(big_repo)) == ["web/manage.py"]
+    assert detect(str(big_repo)) == (
+        CHANNELS,
+        "Channels settings or routing found next to web/manage.py",
+    )
+
+
+def test_big_repo_bin_detect_is_fast(big_repo: Path) -> None:
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        result = run_script(BIN_DETECT, big_repo)
+        timings.append(time.perf_counter() - start)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "Django Channels\n"
+    assert statistics.median(timings) < 0.2, timings
