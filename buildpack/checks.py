@@ -40,12 +40,20 @@ def _procfile_types() -> list[str]:
     return []
 
 
+def _web_concurrency() -> int:
+    """WEB_CONCURRENCY as a number; a malformed value must not crash ``manage.py check``."""
+    try:
+        return int(os.environ.get("WEB_CONCURRENCY", "").strip() or 1)
+    except ValueError:
+        return 1
+
+
 def _several_processes() -> str | None:
     dyno = os.environ.get("DYNO", "")
     kind, _, index = dyno.partition(".")
     if kind == "worker" or (kind == "web" and index not in ("", "1")):
         return f"this is dyno {dyno}"
-    if int(os.environ.get("WEB_CONCURRENCY", "1") or 1) > 1:
+    if _web_concurrency() > 1:
         return "WEB_CONCURRENCY > 1"
     others = [t for t in _procfile_types() if t not in ("web", "release")]
     if others:

@@ -55,16 +55,24 @@ def decide(
     import dj_database_url
 
     on_dyno = bool(environ.get("DYNO"))
-    host = urlsplit(url).hostname or ""
-    wants_tls = on_dyno and host not in _LOCAL and "sslmode" not in parse_qs(urlsplit(url).query)
     asgi = server == "asgi"
     try:
+        parts = urlsplit(url)  # raises ValueError on e.g. an unclosed IPv6 bracket
+        host = parts.hostname or ""
+        wants_tls = on_dyno and host not in _LOCAL and "sslmode" not in parse_qs(parts.query)
         parsed = dj_database_url.parse(
             url,
             conn_max_age=0 if asgi else WSGI_CONN_MAX_AGE,
             conn_health_checks=not asgi,
             ssl_require=wants_tls and url.startswith(("postgres", "pgsql")),
         )
+        options = parsed.get("OPTIONS") or {}
+        if "sqlite" not in str(parsed.get("ENGINE")) and not (
+            parsed.get("NAME") or options.get("service")
+        ):
+            # dj-database-url accepts "postgres://" or "postgres://host" and returns no NAME;
+            # Django would fail later, at the first query, far from the cause.
+            raise ValueError("no database name in the URL")
     except Exception as exc:  # dj-database-url raises ValueError/KeyError for bad URLs
         raise ConfigError(
             f"DATABASE_URL ({redact_url(url)}) cannot be used: {exc}. "

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from buildpack.layers import (
     MEMORY_BACKEND,
@@ -41,6 +41,8 @@ FALSE = frozenset({"0", "false", "no", "off"})
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+# channels_redis connects here when a layer has no "hosts".
+IMPLICIT_HOST = "redis://localhost:6379"
 LAYER_CHOICES = ("auto", "core", "redis", "pubsub", "memory", "rabbitmq", "keep")
 ADDON_FIX = "heroku addons:create heroku-redis:mini"
 
@@ -115,13 +117,17 @@ def validate_redis_url(url: str, source: str) -> str:
 
 
 def _shard_identity(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host or socket path, port, db): redis:// and rediss:// of one server are one."""
     parts = urlsplit(url)
     default_port = 6379
+    query_db = dict(parse_qsl(parts.query)).get("db", "")
+    if parts.scheme == "unix":  # the path is the socket; the db can only be in the query
+        return ("unix", parts.path, 0, query_db or "0")
     return (
         parts.scheme.replace("rediss", "redis"),
-        (parts.hostname or parts.path).lower(),
+        (parts.hostname or "").lower(),
         parts.port or default_port,
-        parts.path.strip("/") or "0",
+        parts.path.strip("/") or query_db or "0",
     )
 
 
@@ -275,16 +281,17 @@ def _fix_user_layers(
             notes.append(f"{alias}: channels_redis core -> exactly-once, idle-safe subclass")
         if backend not in (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND):
             continue
-        options = layer.setdefault("CONFIG", {})
+        options = layer.get("CONFIG")
+        options = options if isinstance(options, dict) else {}
         hosts = list(options.get("hosts") or [])
+        effective = hosts or [IMPLICIT_HOST]
         if (
             urls
-            and hosts
             and on_dyno
-            and all(_is_local(h) for h in hosts)
-            and not _same_shards(hosts, urls)
+            and all(_is_local(h) for h in effective)
+            and not _same_shards(effective, urls)
         ):
-            options["hosts"] = [redis_host(u, verify) for u in urls]
+            layer["CONFIG"] = {**options, "hosts": [redis_host(u, verify) for u in urls]}
             notes.append(f"{alias}: localhost Redis -> {_describe_hosts(urls, verify)}")
             continue
         fixed = []
@@ -298,7 +305,8 @@ def _fix_user_layers(
                 fixed.append(entry)
             else:
                 fixed.append(host)
-        options["hosts"] = fixed
+        if fixed != hosts:  # only rewrite what was fixed (no empty "hosts" added)
+            layer["CONFIG"] = {**options, "hosts": fixed}
     mode: Mode = "pubsub" if current.get("default", {}).get("BACKEND") == PUBSUB_BACKEND else "user"
     if not notes:
         return LayerDecision(mode, None, ["your CHANNEL_LAYERS, kept"])

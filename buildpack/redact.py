@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -27,46 +27,64 @@ _PUBLIC_VARS = frozenset(
         "PYTHONUNBUFFERED",
     }
 )
-# Anything that looks like scheme://user:password@host.
+# Anything that looks like scheme://user:password@host. The password runs to the LAST '@'
+# before a separator (raw '@' in passwords is common); ',' and quotes end it so that lists
+# of URLs and JSON keep their other values.
 _URL_WITH_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/\s]*):(?P<pw>[^\s/\"',]+)@"
 )
+# user:password@ without a parsable scheme (typos such as ``redis//:pw@host``).
+_LOOSE_USERINFO = re.compile(r"(?P<user>[^:/@\s]*):(?P<pw>[^\s/]+)@")
+_QUERY_SECRET = r"(?P<key>[?&;](?:password|passwd|pass|token|secret|key|auth)=)"
+_URL_QUERY_SECRET = re.compile(_QUERY_SECRET + r"[^&#\s]*", re.IGNORECASE)
+_TEXT_QUERY_SECRET = re.compile(_QUERY_SECRET + r"[^&#\s\"',]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    """Return *url* with any password (userinfo or query parameter) replaced by ``***``."""
+    """Return *url* with any password (userinfo or query parameter) replaced by ``***``.
+
+    Only the secret parts are replaced; the rest of the string is left as written (no
+    re-encoding). Malformed URLs are masked too: a typo must not print the password.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return redact_text(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
+    out = url
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rpartition("@")[0]
         user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{sep}{MASK if sep else ''}@{hostport}" if sep else f"{user}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        if sep:
+            masked = out.replace(f"{userinfo}@", f"{user}:{MASK}@", 1)
+            if masked == out:  # urlsplit dropped characters (tab, newline): rebuild
+                hostport = parts.netloc.rpartition("@")[2]
+                netloc = f"{user}:{MASK}@{hostport}"
+                masked = urlunsplit(parts._replace(netloc=netloc))
+            out = masked
+    elif "@" in url:
+        out = _LOOSE_USERINFO.sub(lambda m: f"{m['user']}:{MASK}@", out)
+    return _URL_QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", out)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask URL passwords in free text, and every literal secret value given."""
+    """Mask URL passwords (userinfo, secret query parameters) in free text, and every
+    literal secret value given (values shorter than 4 characters are left alone)."""
     text = _URL_WITH_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _TEXT_QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
     for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
 
 
 def describe_config_var(name: str, value: str) -> str:
-    """``NAME=value`` for public vars, ``NAME=<redacted URL>`` for URLs, else ``NAME=***``."""
+    """``NAME=value`` for public vars, ``NAME=<redacted URL>`` for URLs, else ``NAME=***``.
+
+    URL passwords are masked in public values too.
+    """
     if name in _PUBLIC_VARS:
-        return f"{name}={value}"
+        return f"{name}={redact_text(value)}"  # CHANNELS_REDIS_URLS may list URLs
     if "://" in value:
-        return f"{name}={redact_url(value)}"
+        return f"{name}={redact_text(redact_url(value))}"  # several URLs: mask them all
     return f"{name}={MASK}"
 
 

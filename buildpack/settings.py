@@ -40,6 +40,12 @@ def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get(SWITCH, "").strip().lower() not in layer_config.FALSE
 
 
+def quiet(environ: Mapping[str, str]) -> bool:
+    """True when the start-up line is silenced (``CHANNELS_BUILDPACK_QUIET=1``; ``0`` is not)."""
+    value = environ.get(QUIET, "").strip().lower()
+    return bool(value) and value not in layer_config.FALSE
+
+
 def configure(
     namespace: MutableMapping[str, Any],
     *,
@@ -60,7 +66,7 @@ def configure(
     except ConfigError as exc:
         log.runtime_error("settings", str(exc))
         raise SystemExit(1) from None
-    if announce and not environ.get(QUIET):
+    if announce and not quiet(environ):
         module = namespace.get("__name__", "settings")
         line = f"{module}: " + " | ".join(notes) + f" (disable: {SWITCH}=off)"
         log.runtime("settings", redact_text(line))
