@@ -18,6 +18,14 @@
    read times out. ``socket_timeout=None`` would instead let a dead connection hang forever.
    :func:`connection_defaults` picks the timeouts deliberately (see there).
 
+3. Bursts failing with ``MaxConnectionsError`` (also new in redis-py 8: the asyncio pool
+   defaults to 100 connections and *raises* when they are all busy). 200 WebSockets closing
+   at once each run ``group_discard``; with the stock pool half of them fail and leave stale
+   group members. Here the pool is a ``BlockingConnectionPool``: a command waits up to
+   20 s for a free connection instead of failing. Its size (``max_connections``, default 100)
+   is a per-process ceiling, which matters on small Redis plans (Heroku's mini allows 20
+   clients in total); the worker reserves room for its blocking readers.
+
 Also: a receive that hits a Redis outage logs once, backs off and retries instead of
 raising into the consumer, so an open WebSocket survives a Redis restart.
 
@@ -37,6 +45,7 @@ from typing import Any
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 
 from buildpack import log
+from buildpack.aio import raise_if_cancelled
 
 # Blocking pops wait up to ``brpop_timeout`` (5 s) on the server. A reply slower than that
 # plus this margin means the connection or server is gone: raise, reconnect, retry.
@@ -45,6 +54,8 @@ CONNECT_TIMEOUT = 5.0
 # Ping a pooled connection before reuse when it sat idle this long (half-open sockets
 # after a failover or a NAT timeout are found before a real command is lost on them).
 HEALTH_CHECK_INTERVAL = 30
+DEFAULT_MAX_CONNECTIONS = 100
+POOL_WAIT_TIMEOUT = 20.0
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_EVERY = 30.0
 
@@ -65,8 +76,16 @@ def connection_defaults(brpop_timeout: float) -> dict[str, Any]:
       (the 5 s BZPOPMIN), finite so a dead connection raises instead of hanging.
     * ``socket_connect_timeout``: a Redis that does not answer in 5 s is down; retry later.
     * TCP keepalive and ``health_check_interval``: detect dead idle connections early.
+    * ``retry``: two quick retries on a connection error. channels_redis builds its pools
+      without redis-py's client-level retry, so after a Redis restart the first command
+      on every pooled (now dead) socket failed. The layer's commands are idempotent
+      (ZADD/ZREM/ZREMRANGEBYSCORE/EXPIRE/BZPOPMIN), so retrying a dead socket is safe.
     """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
     return {
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 2),
         "socket_timeout": brpop_timeout + SOCKET_TIMEOUT_MARGIN,
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_keepalive": True,
@@ -187,6 +206,34 @@ async def receive_exactly_once(layer: Any, channel: str) -> dict[str, Any]:
             return message
 
 
+def blocking_pool(host: dict[str, Any]) -> Any:
+    """A ``BlockingConnectionPool`` for a channels_redis host dict (any of its forms)."""
+    from redis.asyncio import BlockingConnectionPool
+
+    options = dict(host)
+    size = options.pop("max_connections", DEFAULT_MAX_CONNECTIONS)
+    wait = options.pop("pool_timeout", POOL_WAIT_TIMEOUT)
+    if "address" in options:
+        address = options.pop("address")
+        return BlockingConnectionPool.from_url(
+            address, max_connections=size, timeout=wait, **options
+        )
+    return BlockingConnectionPool(max_connections=size, timeout=wait, **options)
+
+
+def reserve_connections(layer: Any, blocking_readers: int) -> None:
+    """Make room in each host's pool for *blocking_readers* BZPOPMINs plus headroom.
+
+    Call before the layer's first command in the loop (pools are created lazily).
+    """
+    wanted = blocking_readers + 20
+    for host in getattr(layer, "hosts", None) or []:
+        if isinstance(host, dict) and "sentinels" not in host:
+            host["max_connections"] = max(
+                host.get("max_connections", DEFAULT_MAX_CONNECTIONS), wanted
+            )
+
+
 class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
     """Drop-in ``channels_redis.core.RedisChannelLayer``: same config, keys and messages."""
 
@@ -194,6 +241,13 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.hardening_notes = harden_hosts(self.hosts, self.brpop_timeout)
         self._outage = _OutageLog()
+
+    def create_pool(self, index: int) -> Any:
+        """Blocking pools (sentinel hosts keep channels_redis's own pool)."""
+        host = self.hosts[index]
+        if "master_name" in host:
+            return super().create_pool(index)
+        return blocking_pool(host)
 
     async def receive(self, channel: str) -> dict[str, Any]:
         """Like the stock receive, but exactly-once for normal channels and outage-tolerant."""
@@ -206,6 +260,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
                 else:
                     message = await receive_exactly_once(self, channel)
             except errors as exc:
+                raise_if_cancelled()  # redis-py may surface our cancellation as an error
                 self._outage.failed(exc)
                 await asyncio.sleep(next(backoff, RETRY_BACKOFF[-1]))
                 continue

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from buildpack import log
+from buildpack.aio import raise_if_cancelled
 
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 ERROR_LOG_EVERY = 30.0
@@ -100,7 +101,8 @@ class _Slot:
         self.queue.put_nowait(message)
 
     async def _receive(self) -> dict[str, Any]:
-        self.idle.set()  # the consumer asks for more: the previous message is handled
+        if self.queue.empty():  # waiting with nothing queued: the last message is handled
+            self.idle.set()
         return await self.queue.get()
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -172,6 +174,7 @@ class ChannelWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelled()
                 self._log_failure(exc)
                 await asyncio.sleep(next(backoff, RETRY_BACKOFF[-1]))
                 continue

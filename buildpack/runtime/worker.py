@@ -16,6 +16,7 @@ from typing import Any
 
 from buildpack import log, messages
 from buildpack.layers import PUBSUB_BACKEND
+from buildpack.layers.redis import reserve_connections
 from buildpack.runtime import bootstrap
 from buildpack.runtime.background import ChannelWorker, discover_channels, select_channels
 from buildpack.runtime.bootstrap import LaunchError
@@ -83,6 +84,8 @@ async def _run(
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
+    concurrency = _concurrency(args.concurrency)
+    reserve_connections(layer, len(channels) * concurrency)
     try:
         await bootstrap.probe_layer(layer)
     except LaunchError as exc:
@@ -90,7 +93,7 @@ async def _run(
         return 1
     if bootstrap.layer_backend(settings) == PUBSUB_BACKEND:
         log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
-    worker = ChannelWorker(application, channels, layer, concurrency=_concurrency(args.concurrency))
+    worker = ChannelWorker(application, channels, layer, concurrency=concurrency)
     worker.start()
     log.runtime(
         COMPONENT,
