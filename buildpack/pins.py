@@ -10,7 +10,7 @@ PINS: dict[str, str] = {
     "channels": "4.3.2",
     "daphne": "4.2.3",
     "channels-redis": "4.3.0",
-    "gunicorn": "23.0.0",
+    "gunicorn": "27.0.1",
 }
 
 # What each kind of project needs installed to run the processes we generate.

@@ -100,8 +100,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _start_line(where: str, processes: int, settings: Any, single: bool, background: str) -> str:
+    here = f"; background channels {background} run here" if background else ""
     mode = (
-        f"single-process (in-memory layer; background channels {background or 'none'} run here)"
+        f"single-process (in-memory layer{here})"
         if single
         else "scaled (groups via the layer; background channels run in worker processes)"
     )
@@ -165,13 +166,21 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     if not child:
         names = ", ".join(background.channels) if background else ""
         log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
-    elif single:
-        log.runtime_warning(COMPONENT, "in-memory layer in a pre-forked process; groups will split")
     _quiet_daphne_logging()
     srv = _build_server(server, application, fileno, _family(fileno), background)
-    srv.on_running = lambda: None if single else _probe(srv, layer)
+    index = args.child_index if child else 0
+
+    def on_running() -> None:
+        log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
+        if not single:
+            _probe(srv, layer)
+
+    srv.on_running = on_running
     _install_signals(srv)
     srv.run()
+    # A dyno stop signals every process; a late duplicate must not kill us mid-exit.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return int(srv.exit_code)
 
 
