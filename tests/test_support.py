@@ -37,7 +37,6 @@ from tests.support.ws import (
 if TYPE_CHECKING:
     from tests.support.fixtures import RedisFactory
 
-pytest_plugins = ["tests.support.fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable

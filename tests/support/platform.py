@@ -63,12 +63,18 @@ def python_for(app: Path) -> str | None:
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
     if major_minor == current:
         return sys._base_executable  # type: ignore[attr-defined,no-any-return]
-    found = shutil.which(f"python{major_minor}")
-    if found:
-        return found
     pyenv = Path.home() / ".pyenv" / "versions"
-    for candidate in sorted(pyenv.glob(f"{major_minor}.*/bin/python{major_minor}"), reverse=True):
-        return str(candidate)
+    candidates = sorted(pyenv.glob(f"{major_minor}.*/bin/python{major_minor}"), reverse=True)
+    candidates += [Path(p) for p in [shutil.which(f"python{major_minor}")] if p]
+    for candidate in candidates:
+        probe = subprocess.run(
+            [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == major_minor:
+            return str(candidate)
     return None
 
 
@@ -212,7 +218,9 @@ class Platform:
         self, build: Build, dyno: str, port: int | None = None, extra: dict[str, str] | None = None
     ) -> dict[str, str]:
         """The environment a dyno starts with (before ``.profile.d`` runs)."""
-        env = {"PATH": system_path(), "HOME": str(build.app_dir), "DYNO": dyno, "LANG": "C.UTF-8"}
+        env = {"PATH": system_path(), "HOME": str(build.app_dir), "LANG": "C.UTF-8"}
+        if dyno:
+            env["DYNO"] = dyno
         env.update(build.config_vars)
         if port is not None:
             env["PORT"] = str(port)
@@ -230,15 +238,15 @@ class Platform:
         env: dict[str, str] | None = None,
         command: str | None = None,
     ) -> ManagedProcess:
-        """Start a Procfile process (or *command*) like a dyno does."""
+        """Start a Procfile process (or *command*) like a dyno does (``dyno=""``: no DYNO)."""
         command = command or build.procfile()[process_type]
-        dyno = dyno or f"{process_type}.1"
+        dyno = f"{process_type}.1" if dyno is None else dyno
         script = 'cd "$HOME" && for f in .profile.d/*.sh; do . "$f"; done && exec ' + command
         return procs.start(
             ["bash", "-c", script],
             env=self.dyno_env(build, dyno, port, env),
             cwd=build.app_dir,
-            name=f"{build.app_dir.parent.name}-{dyno}",
+            name=f"{build.app_dir.parent.name}-{dyno or process_type}",
         )
 
     def run_release(self, build: Build, env: dict[str, str] | None = None) -> Step:
