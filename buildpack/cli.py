@@ -1,7 +1,7 @@
 """The ``channels-buildpack`` command.
 
 Platform entry points (``bin/*`` call these): ``detect``, ``compile``, ``release``.
-Run time (the Procfile calls these): ``web``, ``worker``.
+Run time (the Procfile calls these): ``web``, ``worker``, ``migrate`` (release phase).
 Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it would generate).
 
 Subcommands import their modules lazily so ``web`` starts as fast as possible.
@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="consumer instances per channel (default: $CHANNELS_WORKER_CONCURRENCY, else 1)",
     )
+    migrate = sub.add_parser(
+        "migrate", help="release phase: manage.py migrate (stays up idle under honcho)"
+    )
+    migrate.add_argument("--chdir", default=None, help="directory holding manage.py")
     return parser
 
 
@@ -156,6 +160,12 @@ def _worker(args: argparse.Namespace) -> int:
     return worker_main(args)
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from buildpack.runtime.migrate import main as migrate_main
+
+    return migrate_main(args)
+
+
 _HANDLERS = {
     "detect": _detect,
     "compile": _compile,
@@ -164,4 +174,5 @@ _HANDLERS = {
     "procfile": _procfile,
     "web": _web,
     "worker": _worker,
+    "migrate": _migrate,
 }

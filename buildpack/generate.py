@@ -37,9 +37,7 @@ def process_commands(plan: Plan) -> Commands:
     """The plain, one-command-per-line process types for *plan* (no ``&&``, no nesting)."""
     assert plan.app_path, "analysis must set app_path before generation"
     chdir = [] if plan.project_dir == "." else ["--chdir", plan.project_dir]
-    release = ""
-    if plan.uses_database and plan.manage_py:
-        release = _join(["python", plan.manage_py, "migrate", "--noinput"])
+    release = _join([CLI, "migrate", *chdir]) if plan.uses_database and plan.manage_py else ""
     if plan.server == "gunicorn":
         return Commands(web=_join(["gunicorn", *chdir, plan.app_path]), release=release)
     web = _join([CLI, "web", plan.app_path, *chdir])

@@ -174,3 +174,10 @@ WORKER_PUBSUB = (
     "the pub/sub layer delivers each background message to every worker subscribed to the channel "
     "(duplicates with more than one worker). Fix: heroku config:set CHANNELS_LAYER=core"
 )
+NO_MANAGE_PY = (
+    "no manage.py in {path}. Fix: channels-buildpack migrate --chdir <folder with manage.py>"
+)
+RELEASE_IDLE_LOCALLY = (
+    "migrations applied; staying up idle because honcho/foreman stop every process when one "
+    "exits (on Heroku and Dokku the release phase exits here)"
+)

@@ -124,8 +124,9 @@ def _assert_procfile(build: Build, plan: dict, name: str) -> None:
     for command in processes.values():
         assert not any(token in command for token in ("&&", ";", "|", "'", '"', "\n"))
     if plan["uses_database"]:
-        manage = plan["manage_py"]
-        assert processes["release"] == f"python {manage} migrate --noinput"
+        assert processes["release"] == " ".join(["channels-buildpack", "migrate", *chdir])
+    else:
+        assert "release" not in processes
 
 
 def _assert_release(build: Build, plan: dict) -> None:

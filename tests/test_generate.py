@@ -72,7 +72,7 @@ def test_commands_root_project() -> None:
     assert process_commands(plan) == Commands(
         web="channels-buildpack web mysite.asgi:application",
         worker="",
-        release="python manage.py migrate --noinput",
+        release="channels-buildpack migrate",
     )
 
 
@@ -81,7 +81,7 @@ def test_commands_subfolder_project() -> None:
     assert process_commands(plan) == Commands(
         web="channels-buildpack web core.asgi:application --chdir backend",
         worker="",
-        release="python backend/manage.py migrate --noinput",
+        release="channels-buildpack migrate --chdir backend",
     )
 
 
@@ -97,7 +97,7 @@ def test_commands_plain_django_gunicorn() -> None:
     assert process_commands(plan) == Commands(
         web="gunicorn plainsite.wsgi:application",
         worker="",
-        release="python manage.py migrate --noinput",
+        release="channels-buildpack migrate",
     )
 
 
@@ -133,7 +133,7 @@ def test_no_release_without_a_database(tmp_path: Path) -> None:
     assert "release" not in plan.procfile.processes
     # A DATABASE_URL config var alone is enough to migrate.
     plan = analyze(tmp_path, {"DATABASE_URL": "postgres://u:p@h:5432/d"})
-    assert process_commands(plan).release == "python manage.py migrate --noinput"
+    assert process_commands(plan).release == "channels-buildpack migrate"
 
 
 def test_commands_need_an_app_path() -> None:
