@@ -166,7 +166,6 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     if not child:
         names = ", ".join(background.channels) if background else ""
         log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
-    _quiet_daphne_logging()
     srv = _build_server(server, application, fileno, _family(fileno), background)
     index = args.child_index if child else 0
 
@@ -182,14 +181,6 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return int(srv.exit_code)
-
-
-def _quiet_daphne_logging() -> None:
-    """Daphne logs its set-up at INFO; keep warnings and errors (app exceptions) only."""
-    import logging
-
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _family(fileno: int) -> int:
