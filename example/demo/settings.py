@@ -2,8 +2,9 @@
 Django settings for the Channels demo.
 
 Local: `DJANGO_DEBUG=1 python manage.py runserver` (daphne's runserver serves WebSockets too).
-Deployed: the buildpack runs Daphne for the web process, `runworker jobs` for the worker, and
-configures the Redis channel layer when REDIS_URL is set.
+Deployed: channels-buildpack runs `channels-buildpack web` (Daphne) and `channels-buildpack
+worker` (the `jobs` channel), and configures the Redis channel layer when REDIS_URL is set;
+without Redis everything runs in the web process (single-process mode).
 """
 
 import os
