@@ -30,14 +30,14 @@ def _default_layer() -> dict[str, Any]:
     return default if isinstance(default, dict) else {}
 
 
-def _procfile_types() -> list[str]:
+def _procfile_processes() -> dict[str, str]:
     for base in (Path.cwd(), Path(str(getattr(settings, "BASE_DIR", "")) or ".")):
         path = base / "Procfile"
         if path.is_file():
             from buildpack.procfile import parse
 
-            return list(parse(path.read_text(encoding="utf-8", errors="replace")))
-    return []
+            return parse(path.read_text(encoding="utf-8", errors="replace"))
+    return {}
 
 
 def _web_concurrency() -> int:
@@ -53,9 +53,11 @@ def _several_processes() -> str | None:
     kind, _, index = dyno.partition(".")
     if kind == "worker" or (kind == "web" and index not in ("", "1")):
         return f"this is dyno {dyno}"
-    if _web_concurrency() > 1:
+    processes = _procfile_processes()
+    forks = "channels-buildpack web" not in processes.get("web", "")  # ours refuses to fork
+    if _web_concurrency() > 1 and forks:
         return "WEB_CONCURRENCY > 1"
-    others = [t for t in _procfile_types() if t not in ("web", "release")]
+    others = [t for t in processes if t not in ("web", "release")]
     if others:
         return f"the Procfile runs {', '.join(others)} besides web"
     return None
@@ -84,8 +86,9 @@ def _hosts() -> list[Any]:
 
 def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W002: Heroku's rediss:// uses a self-signed certificate."""
-    if not os.environ.get("DYNO"):
-        return []
+    verify = os.environ.get("CHANNELS_REDIS_TLS_VERIFY", "").strip().lower()
+    if not os.environ.get("DYNO") or verify in ("1", "true", "yes", "on"):
+        return []  # an explicit "verify" means the user brought a trusted certificate
     found = []
     for host in _hosts():
         address = host.get("address") if isinstance(host, dict) else host

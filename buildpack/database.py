@@ -9,6 +9,7 @@ saves a connection set-up per request. Heroku Postgres needs TLS (``sslmode=requ
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,9 +32,20 @@ def server_kind(environ: Mapping[str, str] | None = None) -> ServerKind:
         return declared  # type: ignore[return-value]
     program = Path(sys.argv[0]).name if sys.argv else ""
     if program.startswith("gunicorn") or "gunicorn.app.wsgiapp" in sys.modules:
-        argv = " ".join(sys.argv[1:])
-        return "asgi" if ("uvicorn" in argv or "asgi" in argv) else "wsgi"
+        words = [*sys.argv[1:], *shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))]
+        worker = _gunicorn_worker_class(words)
+        return "asgi" if ("uvicorn" in worker or "asgi" in worker) else "wsgi"
     return "asgi"
+
+
+def _gunicorn_worker_class(words: list[str]) -> str:
+    """The ``-k``/``--worker-class`` value of a gunicorn command line ("" when absent)."""
+    for index, word in enumerate(words):
+        if word in ("-k", "--worker-class") and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith(("--worker-class=", "-k")) and word not in ("-k",):
+            return word.split("=", 1)[1] if "=" in word else word[2:]
+    return ""
 
 
 def _same_database(current: Mapping[str, Any], parsed: Mapping[str, Any]) -> bool:

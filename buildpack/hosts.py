@@ -21,8 +21,15 @@ def split_list(raw: str) -> list[str]:
 
 
 def _host_only(item: str) -> tuple[str, bool]:
-    """``https://x.com/`` -> ``x.com`` (and whether it had to be cleaned)."""
+    """``https://x.com:443/`` -> ``x.com`` (and whether it had to be cleaned).
+
+    ALLOWED_HOSTS entries are host names: Django strips the port before matching.
+    """
     cleaned = re.sub(r"^[a-z][a-z0-9+.-]*://", "", item, flags=re.I).split("/", 1)[0]
+    if not cleaned.startswith("["):
+        cleaned = cleaned.rsplit(":", 1)[0] if cleaned.count(":") == 1 else cleaned
+    elif "]:" in cleaned:
+        cleaned = cleaned.rsplit(":", 1)[0]
     return cleaned, cleaned != item
 
 
@@ -59,6 +66,7 @@ def decide(
     origins = []
     for item in split_list(environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "")):
         origin = item if "://" in item else f"https://{item}"
+        origin = origin.replace("://.", "://*.")  # Django's subdomain wildcard form
         if origin != item:
             notes.append(f"DJANGO_CSRF_TRUSTED_ORIGINS entry {item!r} used as {origin!r}")
         origins.append(origin.rstrip("/"))

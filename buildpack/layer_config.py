@@ -109,6 +109,8 @@ def validate_redis_url(url: str, source: str) -> str:
             f"{source} has scheme {parts.scheme or 'none'!r} ({shown!r}); expected "
             "redis://, rediss:// or unix://. Fix: copy the URL from your Redis provider."
         )
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError(f"{source} has no socket path ({shown!r}). Fix: unix:///path/to/socket")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError(f"{source} has no host ({shown!r}). Fix: redis://host:port")
     if port == 0:
@@ -191,12 +193,16 @@ def redis_host(url: str, verify_tls: bool) -> dict[str, Any]:
     return host
 
 
-def _tunables(environ: Mapping[str, str]) -> dict[str, int]:
-    return {
-        "capacity": _positive_int(environ, "CHANNELS_CAPACITY", 100),
-        "expiry": _positive_int(environ, "CHANNELS_EXPIRY", 60),
-        "group_expiry": _positive_int(environ, "CHANNELS_GROUP_EXPIRY", 86400),
-    }
+_TUNABLES = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
+
+
+def _tunables(environ: Mapping[str, str], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Layer options: defaults, then the user's own values (*base*), then env variables."""
+    options: dict[str, Any] = {**_TUNABLES}
+    options.update({k: v for k, v in (base or {}).items() if k in (*_TUNABLES, "channel_capacity")})
+    for key, default in _TUNABLES.items():
+        options[key] = _positive_int(environ, f"CHANNELS_{key.upper()}", options[key] or default)
+    return options
 
 
 def _describe_hosts(urls: list[str], verify: bool) -> str:
@@ -236,8 +242,10 @@ def _multi_process_warning(environ: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _memory_decision(environ: Mapping[str, str], replaced: str | None) -> LayerDecision:
-    config = {"BACKEND": MEMORY_BACKEND, "CONFIG": _tunables(environ)}
+def _memory_decision(
+    environ: Mapping[str, str], replaced: str | None, user_options: Mapping[str, Any] | None
+) -> LayerDecision:
+    config = {"BACKEND": MEMORY_BACKEND, "CONFIG": _tunables(environ, user_options)}
     what = "in-memory (no Redis: single-process mode"
     what += (
         f"; replaces {replaced.rpartition('.')[2]}, which breaks across threads)"
@@ -345,7 +353,15 @@ def decide(
             f"set. Fix: {ADDON_FIX}"
         )
     else:
-        decision = _amqp_or_memory(environ, choice, user_backend, rabbitmq_available, warnings)
+        user_options = default.get("CONFIG") if isinstance(default, dict) else None
+        decision = _amqp_or_memory(
+            environ,
+            choice,
+            user_backend,
+            user_options if isinstance(user_options, dict) else None,
+            rabbitmq_available,
+            warnings,
+        )
     decision.warnings = warnings + decision.warnings
     return decision
 
@@ -354,6 +370,7 @@ def _amqp_or_memory(
     environ: Mapping[str, str],
     choice: str,
     user_backend: str | None,
+    user_options: Mapping[str, Any] | None,
     rabbitmq_available: bool,
     warnings: list[str],
 ) -> LayerDecision:
@@ -374,4 +391,5 @@ def _amqp_or_memory(
         warnings.append(f"{amqp_var} is set but channels_rabbitmq is not installed; not used.")
     elif choice == "rabbitmq":
         raise ConfigError("CHANNELS_LAYER=rabbitmq needs CLOUDAMQP_URL or RABBITMQ_URL.")
-    return _memory_decision(environ, user_backend if user_backend == STOCK_MEMORY_BACKEND else None)
+    replaced = user_backend if user_backend == STOCK_MEMORY_BACKEND else None
+    return _memory_decision(environ, replaced, user_options)

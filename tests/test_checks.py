@@ -151,6 +151,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "proj/asgi_plain.py": "async def application(scope, receive, send):\n    pass\n",
         "with_worker/Procfile": "web: channels-buildpack web\nworker: channels-buildpack worker\n",
         "release_only/Procfile": "web: channels-buildpack web\nrelease: python manage.py migrate\n",
+        "forking_web/Procfile": "web: gunicorn -k uvicorn.workers.UvicornWorker proj.asgi:app\n",
     }
     for name, text in files.items():
         path = root / name
@@ -295,6 +296,21 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"env": {"WEB_CONCURRENCY": "lots"}, "settings": {"CHANNEL_LAYERS": MEMORY}},
         set(),
     ),
+    # our web launcher refuses to fork with an in-memory layer; another server forks
+    "w001_concurrency_our_launcher": (
+        {
+            "env": {"WEB_CONCURRENCY": "2"},
+            "settings": {"CHANNEL_LAYERS": MEMORY, "BASE_DIR": "@release_only"},
+        },
+        set(),
+    ),
+    "w001_concurrency_forking_server": (
+        {
+            "env": {"WEB_CONCURRENCY": "2"},
+            "settings": {"CHANNEL_LAYERS": MEMORY, "BASE_DIR": "@forking_web"},
+        },
+        {W001},
+    ),
     "w001_procfile_release_only": (
         {"settings": {"CHANNEL_LAYERS": MEMORY, "BASE_DIR": "@release_only"}},
         set(),
@@ -312,6 +328,13 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
     "w002_dict": (
         {"env": {"DYNO": "web.1"}, "settings": {"CHANNEL_LAYERS": layer({"address": TLS_URL})}},
         {W002},
+    ),
+    "w002_verify_explicitly_on": (
+        {
+            "env": {"DYNO": "web.1", "CHANNELS_REDIS_TLS_VERIFY": "true"},
+            "settings": {"CHANNEL_LAYERS": layer(TLS_URL)},
+        },
+        set(),
     ),
     "w002_fixed": (
         {

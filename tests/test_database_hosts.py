@@ -398,3 +398,27 @@ def test_notes_include_effective_hosts_and_origins_in_order() -> None:
 )
 def test_split_list(raw: str, expected: list[str]) -> None:
     assert hosts.split_list(raw) == expected
+
+
+def test_server_kind_reads_gunicorn_cmd_args(plain_process: pytest.MonkeyPatch) -> None:
+    plain_process.setattr(sys, "argv", ["/app/.heroku/python/bin/gunicorn", "proj.asgi:app"])
+    env = {"GUNICORN_CMD_ARGS": "-k uvicorn.workers.UvicornWorker --workers 2"}
+    assert database.server_kind(env) == "asgi"
+    assert database.server_kind({}) == "wsgi"  # the module name alone says nothing
+    plain_process.setattr(sys, "argv", ["gunicorn", "--worker-class=uvicorn_worker.Uvicorn", "x"])
+    assert database.server_kind({}) == "asgi"
+
+
+@pytest.mark.parametrize(
+    ("given", "host"),
+    [("x.com:443", "x.com"), ("https://x.com:8443/", "x.com"), ("[::1]:8000", "[::1]")],
+)
+def test_allowed_hosts_entries_lose_their_port(given: str, host: str) -> None:
+    updates, notes = hosts.decide({"DJANGO_ALLOWED_HOSTS": given}, {"ALLOWED_HOSTS": []})
+    assert updates["ALLOWED_HOSTS"] == [host]
+    assert any(given in note and host in note for note in notes)
+
+
+def test_csrf_origin_with_leading_dot_becomes_a_wildcard() -> None:
+    updates, _ = hosts.decide({"DJANGO_CSRF_TRUSTED_ORIGINS": ".example.com"}, {})
+    assert updates["CSRF_TRUSTED_ORIGINS"] == ["https://*.example.com"]

@@ -815,3 +815,28 @@ def test_user_layer_with_config_none_on_a_dyno_does_not_crash() -> None:
         {"default": {"BACKEND": STOCK_REDIS_BACKEND, "CONFIG": None}},
     )
     assert decision.config == user_layer(REDIS_BACKEND, [{"address": REMOTE}])
+
+
+def test_user_in_memory_options_are_kept_when_replaced() -> None:
+    current = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 10, "channel_capacity": {"jobs": 5}},
+        }
+    }
+    decision = decide({}, current)
+    options = decision.config["default"]["CONFIG"]
+    assert options == {
+        "capacity": 1000,
+        "expiry": 10,
+        "group_expiry": 86400,
+        "channel_capacity": {"jobs": 5},
+    }
+    # an explicit variable still wins over the user's value
+    options = decide({"CHANNELS_CAPACITY": "7"}, current).config["default"]["CONFIG"]
+    assert options["capacity"] == 7
+
+
+def test_unix_url_without_a_socket_path_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="no socket path"):
+        decide({"REDIS_URL": "unix://"}, None)
