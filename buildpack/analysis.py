@@ -108,7 +108,8 @@ def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
     try:
         asgi = asgi_scan.classify(index, module, attr, conventional, explicit)
     except SourceError as exc:
-        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=exc))
+        where = f"line {exc.line}: {exc.message}" if exc.line else exc.message
+        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=where))
         return
     asgi.websocket_modules = asgi_scan.find_websocket_modules(index, project_dir)
     plan.asgi = asgi

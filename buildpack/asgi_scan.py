@@ -210,7 +210,7 @@ def find_websocket_modules(index: ModuleIndex, project_dir: Path) -> list[str]:
                 continue
             scanned += 1
             if scanned > MAX_SCAN_FILES:
-                break
+                return sorted(name for name in defining if name not in aggregated)
             path = current_path / name
             dotted = index.module_for_path(path)
             try:

@@ -59,7 +59,15 @@ MAX_READ = 1024 * 1024
 _NAME = r"(?<![A-Za-z0-9_.\-]){}(?![A-Za-z0-9_.\-])"
 _CHANNELS_DEP = re.compile(_NAME.format(r"(?:channels|daphne|channels[-_.]redis)"), re.I)
 _DJANGO_DEP = re.compile(_NAME.format(r"django"), re.I)
-_INCLUDE = re.compile(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", re.M)
+_INCLUDE = re.compile(r"(?:^|\s)(?:-r|--requirement)[\s=]+(\S+)", re.M)
+# TOML lines that describe a project rather than depend on something (no tomllib fallback).
+_METADATA_LINE = re.compile(
+    r"^\s*(?:description|summary|keywords|readme|authors|maintainers|license|homepage|"
+    r"repository|documentation|classifiers)\s*=",
+    re.I,
+)
+_TOML_FILES = ("pyproject.toml", "Pipfile", "uv.lock", "poetry.lock")
+_INLINE_COMMENT = re.compile(r"\s#")
 _CHANNELS_CODE = re.compile(
     r"ProtocolTypeRouter|CHANNEL_LAYERS|ASGI_APPLICATION|['\"](?:channels|daphne)['\"]"
 )
@@ -106,11 +114,36 @@ def _read(path: str) -> str:
         return ""
 
 
+def _toml_names(name: str, data: dict) -> list:  # type: ignore[type-arg]
+    """Requirement strings / package names a TOML dependency file declares."""
+    if name == "pyproject.toml":
+        poetry = data.get("tool", {}).get("poetry", {})
+        return list(data.get("project", {}).get("dependencies", [])) + list(
+            poetry.get("dependencies", {})
+        )
+    if name == "Pipfile":
+        return list(data.get("packages", {}))
+    return [package.get("name", "") for package in data.get("package", [])]
+
+
+def _toml_dependency_text(name: str, text: str) -> str:
+    """Only the dependency part of a TOML file, so a description mentioning 'channels'
+    does not count. Without tomllib (Python < 3.11), metadata lines are dropped instead."""
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+
+        return "\n".join(str(item) for item in _toml_names(name, tomllib.loads(text)))
+    except Exception:
+        return "\n".join(line for line in text.splitlines() if not _METADATA_LINE.match(line))
+
+
 def dependency_text(root: str) -> str:
     """Concatenated text of dependency files (requirements includes followed one level deep)."""
     chunks = []
     for name in DEPENDENCY_FILES:
         text = _read(os.path.join(root, name))
+        if name in _TOML_FILES and text:
+            text = _toml_dependency_text(name, text)
         chunks.append(text)
         if name == "requirements.txt":
             for include in _INCLUDE.findall(text):
@@ -120,7 +153,9 @@ def dependency_text(root: str) -> str:
 
 def _strip_comments(text: str) -> str:
     return "\n".join(
-        line.split(" #", 1)[0] for line in text.splitlines() if not line.lstrip().startswith("#")
+        _INLINE_COMMENT.split(line, 1)[0]
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
     )
 
 

@@ -62,7 +62,7 @@ def asgi_module_source(plan: Plan) -> str:
             "from django.core.asgi import get_asgi_application  # noqa: E402\n\n"
             "django_asgi_app = get_asgi_application()"
         )
-    aliases = {m: m.replace(".", "_") + "_websocket_urlpatterns" for m in asgi.websocket_modules}
+    aliases = {m: f"websocket_routes_{i}" for i, m in enumerate(asgi.websocket_modules)}
     imports = "\n".join(
         f"from {module} import websocket_urlpatterns as {alias}  # noqa: E402"
         for module, alias in aliases.items()

@@ -1178,7 +1178,8 @@ def test_unparsable_asgi_module_is_an_error_not_a_crash(tmp_path: Path) -> None:
     plan = analyze(app)
     assert len(plan.errors) == 1
     assert plan.errors[0].startswith("Cannot read proj/asgi.py: ")
-    assert "proj/asgi.py:1: SyntaxError" in plan.errors[0]
+    assert "Cannot read proj/asgi.py: line 1: SyntaxError" in plan.errors[0]
+    assert plan.errors[0].count("proj/asgi.py") == 2  # the message, then the fix command
     assert plan.asgi is None
     assert plan.procfile.source == "none"
 

@@ -512,3 +512,42 @@ def test_big_repo_bin_detect_is_fast(big_repo: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Django Channels\n"
     assert statistics.median(timings) < 0.2, timings
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {
+                "pyproject.toml": '[project]\nname = "bot"\ndescription = "Slack channels bot"\n'
+                'dependencies = ["django>=4.2"]\n'
+            },
+            DJANGO,
+        ),
+        (
+            {
+                "poetry.lock": '[[package]]\nname = "django"\nversion = "5.2"\n'
+                'description = "Talks to channels and daphne"\n'
+            },
+            DJANGO,
+        ),
+        pytest.param(
+            {"Pipfile": '[packages]\ndjango = "*"\n[dev-packages]\nchannels = "*"\n'},
+            DJANGO,
+            marks=pytest.mark.skipif(
+                sys.version_info < (3, 11), reason="needs tomllib; older Pythons filter lines"
+            ),
+        ),
+        ({"requirements.txt": "django\t# channels later\n"}, DJANGO),
+    ],
+    ids=["pyproject-description", "lock-description", "pipfile-dev-only", "tab-comment"],
+)
+def test_words_outside_dependency_declarations_do_not_count(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    assert detect(str(write(tmp_path, files)))[0] == expected
+
+
+def test_include_after_an_option_on_the_same_line_is_followed(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "--prefer-binary -r base.txt\n", "base.txt": "channels\n"})
+    assert detect(str(tmp_path))[0] == CHANNELS
