@@ -181,3 +181,33 @@ RELEASE_IDLE_LOCALLY = (
     "migrations applied; staying up idle because honcho/foreman stop every process when one "
     "exits (on Heroku and Dokku the release phase exits here)"
 )
+CONSUMER_SEND_WITHOUT_CLIENT = (
+    "consumer for {channel!r} called send(): background consumers have no client. "
+    "Fix: use channel_layer.send() or group_send() to reach sockets."
+)
+CONSUMER_RAISED = "consumer for channel {channel!r} raised; a new instance takes the next message"
+MESSAGE_WITHOUT_TYPE = (
+    "message on {channel!r} has no 'type' and was dropped. "
+    "Fix: send {{'type': 'handler.name', ...}} (the consumer method is handler_name)."
+)
+LAYER_RECEIVE_FAILED = (
+    "receiving from the channel layer failed ({error}); retrying with backoff. "
+    "Redis down or unreachable? Messages sent meanwhile may be lost."
+)
+REDIS_READ_FAILED = (
+    "channel layer read failed ({error}); retrying with backoff, open WebSockets stay connected"
+)
+WEB_CRASH_LOOP = (
+    "web processes keep exiting right after start ({count} in a row); stopping so the platform "
+    "restarts the dyno. The cause is in the lines above."
+)
+WEB_CHILD_EXITED = "web process {index} (pid {pid}) exited with {code}; restarting it"
+WEB_CHILD_KILLED = "web process {index} did not stop within the deadline; killing it"
+ENV_NOT_A_NUMBER = "{name}={value!r} is not a number; using {default}. Fix: set a whole number."
+CANNOT_LISTEN = (
+    "cannot listen on port {port}: {error}. "
+    "Fix: stop what uses the port, or set PORT to a free one."
+)
+SETTINGS_FAILED_IN_SUPERVISOR = (
+    "settings failed to load ({error}); starting 1 web process, which will show the details."
+)

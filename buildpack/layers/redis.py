@@ -44,7 +44,7 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 
-from buildpack import log
+from buildpack import log, messages
 from buildpack.aio import raise_if_cancelled
 
 # Blocking pops wait up to ``brpop_timeout`` (5 s) on the server. A reply slower than that
@@ -130,11 +130,8 @@ class _OutageLog:
             self.since = now
         if now - self.last_logged >= OUTAGE_LOG_EVERY or self.last_logged == 0.0:
             self.last_logged = now
-            log.runtime_warning(
-                "redis",
-                f"channel layer read failed ({type(exc).__name__}: {exc}); "
-                "retrying with backoff, open WebSockets stay connected",
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            log.runtime_warning("redis", messages.REDIS_READ_FAILED.format(error=error))
 
     def recovered(self) -> None:
         if self.since is not None:

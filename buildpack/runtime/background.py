@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from buildpack import log
+from buildpack import log, messages
 from buildpack.aio import raise_if_cancelled
 
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -110,8 +110,7 @@ class _Slot:
             self._warned_send = True
             log.runtime_warning(
                 self.worker.component,
-                f"consumer for {self.channel!r} called send(): background consumers have no "
-                "client; use channel_layer.send()/group_send() instead.",
+                messages.CONSUMER_SEND_WITHOUT_CLIENT.format(channel=self.channel),
             )
 
     def _instance_done(self, task: asyncio.Future[Any]) -> None:
@@ -121,8 +120,7 @@ class _Slot:
             details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             log.runtime_error(
                 self.worker.component,
-                f"consumer for channel {self.channel!r} raised; a new instance takes the next "
-                f"message\n{details.rstrip()}",
+                messages.CONSUMER_RAISED.format(channel=self.channel) + "\n" + details.rstrip(),
             )
         self.task = None
         self.idle.set()
@@ -182,7 +180,7 @@ class ChannelWorker:
             self._log_recovery()
             if not message.get("type"):
                 log.runtime_error(
-                    self.component, f"message on {slot.channel!r} has no 'type'; dropped"
+                    self.component, messages.MESSAGE_WITHOUT_TYPE.format(channel=slot.channel)
                 )
                 continue
             self.handled += 1
@@ -194,11 +192,8 @@ class ChannelWorker:
             self._failing_since = now
         if now - self._last_error_log >= ERROR_LOG_EVERY:
             self._last_error_log = now
-            log.runtime_warning(
-                self.component,
-                f"receiving from the channel layer failed ({type(exc).__name__}: {exc}); "
-                "retrying with backoff",
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            log.runtime_warning(self.component, messages.LAYER_RECEIVE_FAILED.format(error=error))
 
     def _log_recovery(self) -> None:
         if self._failing_since is not None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from buildpack import log
+from buildpack import log, messages
 
 FAST_EXIT_SECONDS = 10.0
 MAX_FAST_EXITS = 3
@@ -85,15 +85,11 @@ class Supervisor:
         lived = time.monotonic() - child.started
         self.fast_exits = self.fast_exits + 1 if lived < FAST_EXIT_SECONDS else 0
         if self.fast_exits >= MAX_FAST_EXITS:
-            log.runtime_error(
-                "web",
-                f"web processes keep exiting right after start ({self.fast_exits} in a row); "
-                "stopping so the platform restarts the dyno. The cause is in the lines above.",
-            )
+            log.runtime_error("web", messages.WEB_CRASH_LOOP.format(count=self.fast_exits))
             return False
         log.runtime_warning(
             "web",
-            f"web process {child.index} (pid {child.process.pid}) exited with {code}; restarting",
+            messages.WEB_CHILD_EXITED.format(index=child.index, pid=child.process.pid, code=code),
         )
         if self.fast_exits:
             time.sleep(min(1.0 * self.fast_exits, 5.0))
@@ -110,7 +106,7 @@ class Supervisor:
             try:
                 child.process.wait(remaining)
             except subprocess.TimeoutExpired:
-                log.runtime_warning("web", f"web process {child.index} did not stop; killing it")
+                log.runtime_warning("web", messages.WEB_CHILD_KILLED.format(index=child.index))
                 child.process.kill()
                 child.process.wait()
         self.sock.close()

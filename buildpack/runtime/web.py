@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from buildpack import log
+from buildpack import log, messages
 from buildpack.runtime import bootstrap, sockets
 from buildpack.runtime.bootstrap import LaunchError
 
@@ -36,7 +36,9 @@ def _int_env(name: str, default: int) -> int:
     try:
         return int(raw) if raw else default
     except ValueError:
-        log.runtime_warning(COMPONENT, f"{name}={raw!r} is not a number; using {default}")
+        log.runtime_warning(
+            COMPONENT, messages.ENV_NOT_A_NUMBER.format(name=name, value=raw, default=default)
+        )
         return default
 
 
@@ -83,9 +85,7 @@ def main(args: argparse.Namespace) -> int:
         sock, where = sockets.listen(args.bind, port)
     except OSError as exc:
         log.runtime_error(
-            COMPONENT,
-            f"cannot listen on port {port}: {exc.strerror or exc}. Fix: stop what uses the port, "
-            "or set PORT to a free one.",
+            COMPONENT, messages.CANNOT_LISTEN.format(port=port, error=exc.strerror or exc)
         )
         return 1
     try:
@@ -132,11 +132,10 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, where: str, reques
         settings: Any = bootstrap.load_settings()
         single = bootstrap.single_process(settings)
     except Exception as exc:
-        log.runtime_error(COMPONENT, f"settings failed to load ({type(exc).__name__}: {exc})")
+        error = f"{type(exc).__name__}: {exc}"
+        log.runtime_error(COMPONENT, messages.SETTINGS_FAILED_IN_SUPERVISOR.format(error=error))
         settings, single = None, True
     if single and settings is not None:
-        from buildpack import messages
-
         log.runtime_warning(COMPONENT, messages.FORK_REFUSED_MEMORY.format(requested=requested))
         count = 1
     if settings is not None:
