@@ -10,7 +10,7 @@ surface as a traceback.
 | user setting names a real backend             | kept; stock channels_redis core -> ours;        |
 |                                               | TLS option added for Heroku rediss://          |
 | CHANNELS_REDIS_URLS / REDIS_URL               | channels_redis, one host per URL, listed order |
-|   + CHANNELS_LAYER=pubsub                     | RedisPubSubChannelLayer                        |
+|   + CHANNELS_LAYER=pubsub                     | pub/sub for groups, queue for background jobs  |
 | CLOUDAMQP_URL / RABBITMQ_URL (+ installed)    | channels_rabbitmq                              |
 | nothing                                       | thread-safe in-memory layer, single-process    |
 """
@@ -31,11 +31,13 @@ from buildpack.layers import (
     RABBITMQ_BACKEND,
     REDIS_BACKEND,
     STOCK_MEMORY_BACKEND,
+    STOCK_PUBSUB_BACKEND,
     STOCK_REDIS_BACKEND,
 )
 from buildpack.redact import redact_url
 
 Mode = Literal["redis", "pubsub", "rabbitmq", "memory", "user"]
+REDIS_BACKENDS = (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND)
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -218,8 +220,11 @@ def _redis_decision(
     verify = _tls_verify(environ, on_dyno)
     hosts = [redis_host(u, verify) for u in urls]
     if pubsub:
-        config = {"BACKEND": PUBSUB_BACKEND, "CONFIG": {"hosts": hosts}}
-        note = f"channels_redis pub/sub ({_describe_hosts(urls, verify)})"
+        config = {"BACKEND": PUBSUB_BACKEND, "CONFIG": {"hosts": hosts, **_tunables(environ)}}
+        note = (
+            "channels_redis pub/sub for groups, exactly-once queue for background channels "
+            f"({_describe_hosts(urls, verify)})"
+        )
         return LayerDecision("pubsub", {"default": config}, [note])
     config = {"BACKEND": REDIS_BACKEND, "CONFIG": {"hosts": hosts, **_tunables(environ)}}
     note = f"channels_redis core, exactly-once ({_describe_hosts(urls, verify)})"
@@ -287,7 +292,10 @@ def _fix_user_layers(
         if backend == STOCK_REDIS_BACKEND:
             layer["BACKEND"] = REDIS_BACKEND
             notes.append(f"{alias}: channels_redis core -> exactly-once, idle-safe subclass")
-        if backend not in (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND):
+        elif backend == STOCK_PUBSUB_BACKEND:
+            layer["BACKEND"] = PUBSUB_BACKEND
+            notes.append(f"{alias}: channels_redis pub/sub -> exactly-once background channels")
+        if backend not in REDIS_BACKENDS:
             continue
         options = layer.get("CONFIG")
         options = options if isinstance(options, dict) else {}
@@ -315,7 +323,8 @@ def _fix_user_layers(
                 fixed.append(host)
         if fixed != hosts:  # only rewrite what was fixed (no empty "hosts" added)
             layer["CONFIG"] = {**options, "hosts": fixed}
-    mode: Mode = "pubsub" if current.get("default", {}).get("BACKEND") == PUBSUB_BACKEND else "user"
+    default_backend = current.get("default", {}).get("BACKEND")
+    mode: Mode = "pubsub" if default_backend in (PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND) else "user"
     if not notes:
         return LayerDecision(mode, None, ["your CHANNEL_LAYERS, kept"])
     return LayerDecision(

@@ -33,19 +33,24 @@ def _who(redis: RedisServer) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in redis.client().hgetall("rt:who:count").items()}
 
 
+@pytest.mark.parametrize(("layer", "rounds"), [("core", 3), ("pubsub", 1)])
 def test_thousand_messages_from_two_web_dynos_are_each_processed_once_by_four_workers(
     build_app: Callable[..., Build],
     platform: Platform,
     procs: ProcessGroup,
     redis_server: RedisServer,
+    layer: str,
+    rounds: int,
 ) -> None:
     build = build_app("runtime_app", **LOCAL_HOSTS)
     # 500 queued at once per dyno: above the default per-channel capacity of 100.
-    env = {"REDIS_URL": redis_server.url, "CHANNELS_CAPACITY": "5000"}
+    env = {"REDIS_URL": redis_server.url, "CHANNELS_CAPACITY": "5000", "CHANNELS_LAYER": layer}
     deploy = Deployment(platform, procs, build, env)
     web1, web2 = deploy.web("web.1"), deploy.web("web.2")
     workers = [deploy.worker(f"worker.{i}") for i in range(1, 5)]
-    for round_number in range(3):
+    expected = "pub/sub for groups" if layer == "pubsub" else "core, exactly-once"
+    assert expected in web1.process.output()
+    for round_number in range(rounds):
         redis_server.client().delete("rt:count", "rt:who:count", "rt:started", "rt:who:started")
         assert web1.get(f"/enqueue/?count=500&prefix=r{round_number}a")[0] == 200
         assert web2.get(f"/enqueue/?count=500&prefix=r{round_number}b")[0] == 200

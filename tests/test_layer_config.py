@@ -15,9 +15,11 @@ from buildpack.layers import (
     RABBITMQ_BACKEND,
     REDIS_BACKEND,
     STOCK_MEMORY_BACKEND,
+    STOCK_PUBSUB_BACKEND,
     STOCK_REDIS_BACKEND,
 )
 
+DEFAULT_TUNABLES = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
 PW = "s3cretPW42"  # every URL below carries it; no message may show it
 REMOTE = f"redis://:{PW}@redis.example.com:6379"
 REMOTE_TLS = f"rediss://:{PW}@ec2-1-2-3-4.compute-1.amazonaws.com:6380"
@@ -380,10 +382,14 @@ def test_pubsub_with_redis_url() -> None:
     decision = decide({"REDIS_URL": REMOTE, "CHANNELS_LAYER": "pubsub"}, None)
     assert decision.mode == "pubsub"
     assert decision.config == {
-        "default": {"BACKEND": PUBSUB_BACKEND, "CONFIG": {"hosts": [{"address": REMOTE}]}}
+        "default": {
+            "BACKEND": PUBSUB_BACKEND,
+            "CONFIG": {"hosts": [{"address": REMOTE}], **DEFAULT_TUNABLES},
+        }
     }
     assert decision.notes == [
-        "channels_redis pub/sub (1 host: redis://:***@redis.example.com:6379)"
+        "channels_redis pub/sub for groups, exactly-once queue for background channels "
+        "(1 host: redis://:***@redis.example.com:6379)"
     ]
 
 
@@ -399,7 +405,10 @@ def test_pubsub_with_several_shards_and_tls_on_a_dyno() -> None:
     assert decision.config == {
         "default": {
             "BACKEND": PUBSUB_BACKEND,
-            "CONFIG": {"hosts": [{"address": ORANGE, **NO_TLS_CHECK}, {"address": REMOTE}]},
+            "CONFIG": {
+                "hosts": [{"address": ORANGE, **NO_TLS_CHECK}, {"address": REMOTE}],
+                **DEFAULT_TUNABLES,
+            },
         }
     }
     assert decision.notes[0].endswith("TLS verification off)")
@@ -840,3 +849,11 @@ def test_user_in_memory_options_are_kept_when_replaced() -> None:
 def test_unix_url_without_a_socket_path_is_an_error() -> None:
     with pytest.raises(ConfigError, match="no socket path"):
         decide({"REDIS_URL": "unix://"}, None)
+
+
+def test_user_stock_pubsub_layer_gets_exactly_once_background_channels() -> None:
+    decision = decide({}, user_layer(STOCK_PUBSUB_BACKEND, [REMOTE]))
+    assert decision.mode == "pubsub"
+    assert decision.config["default"]["BACKEND"] == PUBSUB_BACKEND
+    assert decision.config["default"]["CONFIG"]["hosts"] == [REMOTE]
+    assert "pub/sub -> exactly-once background channels" in decision.notes[0]

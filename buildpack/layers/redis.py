@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer as StockPubSubChannelLayer
 
 from buildpack import log, messages
 from buildpack.aio import raise_if_cancelled
@@ -278,3 +279,52 @@ def layer_summary(layer: Any) -> str:
             addresses.append(f"{host['host']}:{host.get('port', 6379)}")
     name = f"{type(layer).__module__}.{type(layer).__qualname__}"
     return f"{name} ({', '.join(addresses)})" if addresses else name
+
+
+class RedisPubSubChannelLayer(StockPubSubChannelLayer):  # type: ignore[misc]
+    """channels_redis's pub/sub layer, with background channels that each reader gets once.
+
+    Pub/sub is the fast path for groups and for each consumer's own channel. For a normal
+    channel ("jobs") it is wrong: every worker subscribed to it receives every message (and
+    none receives it if no worker is listening at that moment). So normal channels go
+    through the exactly-once sorted-set queue of :class:`RedisChannelLayer` on the same
+    hosts; process-specific names carry a ``!`` so the two kinds are told apart.
+    """
+
+    QUEUE_OPTIONS = ("capacity", "expiry", "group_expiry", "channel_capacity")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        queue_options = {k: kwargs.pop(k) for k in self.QUEUE_OPTIONS if k in kwargs}
+        super().__init__(*args, **kwargs)
+        hosts = kwargs.get("hosts", args[0] if args else None)
+        prefix = kwargs.get("prefix", "asgi")
+        self._queue = RedisChannelLayer(hosts=hosts, prefix=prefix, **queue_options)
+
+    @property
+    def hosts(self) -> list[dict[str, Any]]:
+        """The queue's host dicts (connection options, pool reservations)."""
+        return self._queue.hosts  # type: ignore[no-any-return]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A process-specific channel: pub/sub, named with a ``!``."""
+        name: str = await self._get_layer().new_channel(prefix.rstrip(".!") + "!")
+        return name
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Publish to a process-specific channel; queue on a normal (background) one."""
+        if "!" in channel:
+            await self._get_layer().send(channel, message)
+        else:
+            await self._queue.send(channel, message)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """Pub/sub for process-specific channels, exactly-once queue for normal ones."""
+        if "!" in channel:
+            message: dict[str, Any] = await self._get_layer().receive(channel)
+            return message
+        return await self._queue.receive(channel)
+
+    async def flush(self) -> None:
+        """Flush both halves."""
+        await self._get_layer().flush()
+        await self._queue.flush()

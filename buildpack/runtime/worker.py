@@ -15,7 +15,7 @@ import signal
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.layers import PUBSUB_BACKEND
+from buildpack.layers import STOCK_PUBSUB_BACKEND
 from buildpack.layers.redis import reserve_connections
 from buildpack.runtime import bootstrap
 from buildpack.runtime.background import ChannelWorker, discover_channels, select_channels
@@ -91,7 +91,7 @@ async def _run(
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
-    if bootstrap.layer_backend(settings) == PUBSUB_BACKEND:
+    if bootstrap.layer_backend(settings) == STOCK_PUBSUB_BACKEND:
         log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
     worker = ChannelWorker(application, channels, layer, concurrency=concurrency)
     worker.start()

@@ -1,0 +1,255 @@
+"""Our channel layers against a real Redis server, and the in-memory layer across threads."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from channels.exceptions import ChannelFull
+
+from buildpack.layers.memory import InMemoryChannelLayer
+from buildpack.layers.redis import (
+    CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    SOCKET_TIMEOUT_MARGIN,
+    RedisChannelLayer,
+    RedisPubSubChannelLayer,
+    harden_hosts,
+    receive_exactly_once,
+    reserve_connections,
+)
+from tests.support.redis import RedisServer
+
+
+async def _drain(receivers: list[Any], channel: str, expected: int, timeout: float) -> Counter[str]:
+    """Run concurrent receivers until *expected* messages arrived; count ids."""
+    seen: Counter[str] = Counter()
+    done = asyncio.Event()
+
+    async def loop(receive: Any) -> None:
+        while not done.is_set():
+            message = await receive(channel)
+            seen[message["id"]] += 1
+            if sum(seen.values()) >= expected:
+                done.set()
+
+    tasks = [asyncio.ensure_future(loop(r)) for r in receivers]
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+        await asyncio.sleep(1.0)  # a duplicate would arrive now
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return seen
+
+
+# -- Redis core layer ---------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_core_layer_gives_each_message_to_one_reader(redis_server: RedisServer) -> None:
+    async def scenario() -> Counter[str]:
+        # Two layer instances = two worker processes (distinct client prefixes), 3 readers each.
+        layers = [RedisChannelLayer(hosts=[redis_server.url], capacity=1000) for _ in range(2)]
+        receivers = [layer.receive for layer in layers for _ in range(3)]
+        sender = RedisChannelLayer(hosts=[redis_server.url], capacity=1000)
+        for index in range(300):
+            await sender.send("jobs", {"type": "job", "id": str(index)})
+        seen = await _drain(receivers, "jobs", 300, 30)
+        for layer in [*layers, sender]:
+            await layer.close_pools()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert len(seen) == 300
+    assert set(seen.values()) == {1}
+
+
+@pytest.mark.redis
+def test_a_cancelled_receive_never_loses_a_message(redis_server: RedisServer) -> None:
+    async def scenario() -> tuple[int, int]:
+        layer = RedisChannelLayer(hosts=[redis_server.url], capacity=1000)
+        received = 0
+        rng = random.Random(7)
+        for index in range(150):
+            task = asyncio.ensure_future(layer.receive("race"))
+            await asyncio.sleep(rng.uniform(0, 0.004))
+            await layer.send("race", {"type": "job", "id": str(index)})
+            await asyncio.sleep(rng.uniform(0, 0.004))
+            task.cancel()
+            try:
+                await task
+                received += 1  # it completed before the cancel
+            except asyncio.CancelledError:
+                pass
+        await asyncio.sleep(0.2)  # let put-backs land
+        while True:
+            try:
+                await asyncio.wait_for(layer.receive("race"), 0.5)
+                received += 1
+            except asyncio.TimeoutError:
+                break
+        await layer.close_pools()
+        return received, 150
+
+    received, sent = asyncio.run(scenario())
+    assert received == sent
+
+
+@pytest.mark.redis
+def test_exactly_once_receive_works_on_a_stock_layer_instance(redis_server: RedisServer) -> None:
+    from channels_redis.core import RedisChannelLayer as Stock
+
+    async def scenario() -> Counter[str]:
+        stock = [Stock(hosts=[redis_server.url], capacity=1000) for _ in range(2)]
+        for index in range(100):
+            await stock[0].send("jobs", {"type": "job", "id": str(index)})
+
+        def receiver(layer: Any) -> Any:
+            return lambda channel: receive_exactly_once(layer, channel)
+
+        seen = await _drain([receiver(layer) for layer in stock for _ in range(2)], "jobs", 100, 30)
+        for layer in stock:
+            await layer.close_pools()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert len(seen) == 100 and set(seen.values()) == {1}
+
+
+@pytest.mark.redis
+def test_a_burst_beyond_the_pool_size_waits_instead_of_failing(redis_server: RedisServer) -> None:
+    async def scenario() -> int:
+        layer = RedisChannelLayer(hosts=[{"address": redis_server.url, "max_connections": 10}])
+        channels = [f"specific.x!{i}" for i in range(300)]
+        await asyncio.gather(*(layer.group_add("burst", c) for c in channels))
+        await asyncio.gather(*(layer.group_discard("burst", c) for c in channels[:200]))
+        count: int = await layer.connection(0).zcard(b"asgi:group:burst")
+        await layer.close_pools()
+        return count
+
+    assert asyncio.run(scenario()) == 100
+
+
+def test_harden_hosts_fills_timeouts_and_fixes_the_idle_crash() -> None:
+    hosts = [{"address": "redis://h:1"}, {"host": "h", "port": 2, "socket_timeout": 5}]
+    notes = harden_hosts(hosts, brpop_timeout=5)
+    for host in hosts:
+        assert host["socket_timeout"] == 5 + SOCKET_TIMEOUT_MARGIN
+        assert host["socket_connect_timeout"] == CONNECT_TIMEOUT
+        assert host["socket_keepalive"] is True
+        assert host["retry"].get_retries() == 2
+    assert len(notes) == 1 and "socket_timeout=5" in notes[0]
+    explicit = [{"address": "redis://h:1", "socket_timeout": 60}]
+    assert harden_hosts(explicit, 5) == [] and explicit[0]["socket_timeout"] == 60
+    sentinel = [{"sentinels": [("h", 26379)], "master_name": "m"}]
+    harden_hosts(sentinel, 5)
+    assert sentinel == [{"sentinels": [("h", 26379)], "master_name": "m"}]
+
+
+def test_reserve_connections_makes_room_for_blocking_readers() -> None:
+    layer = RedisChannelLayer(hosts=["redis://h:1"])
+    reserve_connections(layer, 150)
+    assert layer.hosts[0]["max_connections"] == 170
+    reserve_connections(layer, 10)
+    assert layer.hosts[0]["max_connections"] == 170
+    fresh = RedisChannelLayer(hosts=["redis://h:1"])
+    reserve_connections(fresh, 10)
+    assert fresh.hosts[0]["max_connections"] == DEFAULT_MAX_CONNECTIONS
+
+
+# -- pub/sub layer ---------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_pubsub_layer_background_channels_are_exactly_once_and_groups_fan_out(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> tuple[Counter[str], list[str]]:
+        layers = [
+            RedisPubSubChannelLayer(hosts=[redis_server.url], capacity=1000) for _ in range(3)
+        ]
+        for index in range(120):
+            await layers[0].send("jobs", {"type": "job", "id": str(index)})
+        seen = await _drain(
+            [layer.receive for layer in layers[1:] for _ in range(2)], "jobs", 120, 30
+        )
+        # groups still go through pub/sub, to every member in every process
+        members = [await layer.new_channel() for layer in layers]
+        assert all("!" in name for name in members)
+        for layer, name in zip(layers, members, strict=True):
+            await layer.group_add("room", name)
+        await asyncio.sleep(0.2)  # subscriptions settle
+        await layers[0].group_send("room", {"type": "chat", "id": "hello"})
+        got = [
+            (await asyncio.wait_for(layer.receive(name), 5))["id"]
+            for layer, name in zip(layers, members, strict=True)
+        ]
+        for layer in layers:
+            await layer.flush()
+        return seen, got
+
+    seen, got = asyncio.run(scenario())
+    assert len(seen) == 120 and set(seen.values()) == {1}
+    assert got == ["hello", "hello", "hello"]
+
+
+# -- in-memory layer -------------------------------------------------------------------------
+
+
+def test_memory_layer_delivers_from_other_threads_and_loops() -> None:
+    async def scenario() -> list[str]:
+        layer = InMemoryChannelLayer(capacity=1000)
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+
+        def from_thread(index: int) -> None:  # a sync view / other thread: its own event loop
+            asyncio.run(layer.group_send("room", {"type": "x", "id": f"t{index}"}))
+
+        threads = [threading.Thread(target=from_thread, args=(i,)) for i in range(20)]
+        started = time.monotonic()
+        receive = asyncio.gather(*(layer.receive(channel) for _ in range(20)))
+        await asyncio.sleep(0.05)  # receivers are waiting on this loop before threads send
+        for thread in threads:
+            thread.start()
+        messages = await asyncio.wait_for(receive, 5)
+        assert time.monotonic() - started < 5
+        for thread in threads:
+            thread.join()
+        return sorted(m["id"] for m in messages)
+
+    assert asyncio.run(scenario()) == sorted(f"t{i}" for i in range(20))
+
+
+def test_memory_layer_semantics() -> None:
+    async def scenario() -> None:
+        layer = InMemoryChannelLayer(capacity=2, expiry=0.2)  # type: ignore[arg-type]
+        await layer.send("c", {"type": "a"})
+        await layer.send("c", {"type": "b"})
+        with pytest.raises(ChannelFull):
+            await layer.send("c", {"type": "overflow"})
+        assert (await layer.receive("c"))["type"] == "a"
+        message = {"type": "copy", "items": [1]}
+        await layer.send("d", message)
+        message["items"].append(2)  # messages are copied on send
+        assert (await layer.receive("d"))["items"] == [1]
+        # a cancelled waiter does not swallow the next message
+        waiter = asyncio.ensure_future(layer.receive("e"))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        await layer.send("e", {"type": "kept"})
+        assert (await asyncio.wait_for(layer.receive("e"), 1))["type"] == "kept"
+        # expired messages are dropped and drop their channel from groups
+        await layer.group_add("g", "f!1")
+        await layer.send("f!1", {"type": "old"})
+        await asyncio.sleep(0.3)
+        await layer.send("other", {"type": "tick"})  # triggers expiry
+        assert layer.group_members("g") == []
+
+    asyncio.run(scenario())
