@@ -219,6 +219,10 @@ def _redis_decision(
 ) -> LayerDecision:
     verify = _tls_verify(environ, on_dyno)
     hosts = [redis_host(u, verify) for u in urls]
+    if environ.get("CHANNELS_REDIS_MAX_CONNECTIONS", "").strip():
+        size = _positive_int(environ, "CHANNELS_REDIS_MAX_CONNECTIONS", 100)
+        for host in hosts:
+            host["max_connections"] = size
     if pubsub:
         config = {"BACKEND": PUBSUB_BACKEND, "CONFIG": {"hosts": hosts, **_tunables(environ)}}
         note = (

@@ -851,6 +851,18 @@ def test_unix_url_without_a_socket_path_is_an_error() -> None:
         decide({"REDIS_URL": "unix://"}, None)
 
 
+def test_max_connections_per_process_is_tunable() -> None:
+    environ = {"REDIS_URL": REMOTE, "CHANNELS_REDIS_MAX_CONNECTIONS": "8"}
+    hosts = decide(environ, None).config["default"]["CONFIG"]["hosts"]
+    assert hosts == [{"address": REMOTE, "max_connections": 8}]
+    assert (
+        "max_connections"
+        not in decide({"REDIS_URL": REMOTE}, None).config["default"]["CONFIG"]["hosts"][0]
+    )
+    with pytest.raises(ConfigError, match="CHANNELS_REDIS_MAX_CONNECTIONS"):
+        decide({**environ, "CHANNELS_REDIS_MAX_CONNECTIONS": "lots"}, None)
+
+
 def test_user_stock_pubsub_layer_gets_exactly_once_background_channels() -> None:
     decision = decide({}, user_layer(STOCK_PUBSUB_BACKEND, [REMOTE]))
     assert decision.mode == "pubsub"
