@@ -379,29 +379,28 @@ def _contains_unknown(value: Any) -> bool:
     return False
 
 
-def _layer_setting(ns: Namespace) -> LayerSetting | None:
-    cands = ns.get("CHANNEL_LAYERS")
+def _dict_setting_facts(
+    ns: Namespace, name: str, key: str
+) -> tuple[list[str], list[str], bool] | None:
+    """(string values under *key*, env vars read, dynamic?) for a dict setting like DATABASES."""
+    cands = ns.get(name)
     if not cands:
         return None
     nodes = _expressions(cands, ns)
-    env = _env_vars(nodes)
-    return LayerSetting(
-        backends=_constants(cands, nodes, "BACKEND"),
-        reads_env=bool(env),
-        env_vars=env,
-        dynamic=_is_dynamic(cands),
-    )
+    return _constants(cands, nodes, key), _env_vars(nodes), _is_dynamic(cands)
+
+
+def _layer_setting(ns: Namespace) -> LayerSetting | None:
+    facts = _dict_setting_facts(ns, "CHANNEL_LAYERS", "BACKEND")
+    if facts is None:
+        return None
+    backends, env, dynamic = facts
+    return LayerSetting(backends=backends, reads_env=bool(env), env_vars=env, dynamic=dynamic)
 
 
 def _database_setting(ns: Namespace) -> DatabaseSetting | None:
-    cands = ns.get("DATABASES")
-    if not cands:
+    facts = _dict_setting_facts(ns, "DATABASES", "ENGINE")
+    if facts is None:
         return None
-    nodes = _expressions(cands, ns)
-    env = _env_vars(nodes)
-    return DatabaseSetting(
-        engines=_constants(cands, nodes, "ENGINE"),
-        reads_env=bool(env),
-        env_vars=env,
-        dynamic=_is_dynamic(cands),
-    )
+    engines, env, dynamic = facts
+    return DatabaseSetting(engines=engines, reads_env=bool(env), env_vars=env, dynamic=dynamic)
