@@ -26,13 +26,29 @@ def _die(message: str) -> None:
     raise SystemExit(1)
 
 
+def _create_venv() -> None:
+    """A virtualenv with pip, also where the system Python lacks ensurepip (Debian)."""
+    try:
+        venv.create(VENV, with_pip=True)
+        return
+    except (subprocess.CalledProcessError, OSError):
+        pass
+    venv.create(VENV, with_pip=False, clear=True)
+    bootstrap = [sys.executable, "-m", "pip", "--python", str(PYTHON), "install", "-q", "pip"]
+    if subprocess.run(bootstrap, check=False).returncode != 0:
+        _die(
+            "cannot create a virtualenv with pip: this Python has neither ensurepip nor pip. "
+            "Fix (Debian/Ubuntu): sudo apt install python3-venv"
+        )
+
+
 def ensure_venv(extra: str) -> Path:
     """Create .venv if needed and (re)install the project with *extra* when inputs changed."""
     if sys.version_info < (3, 10):  # noqa: UP036 - dev.py itself may run on an old python3
         _die(f"Python 3.10+ is required (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
         print(f"dev.py: creating {VENV} ...", flush=True)
-        venv.create(VENV, with_pip=True)
+        _create_venv()
     wanted = hashlib.sha256(
         (ROOT / "pyproject.toml").read_bytes() + extra.encode() + sys.version.encode()
     ).hexdigest()

@@ -109,11 +109,12 @@ def test_idle_readers_survive(
         # Stay idle: no message either way (Daphne's pings are answered by the client).
         assert await close_code(conn, idle_seconds) is None, "the socket was closed while idle"
         assert web.get("/broadcast-sync/?group=idle&text=after-the-idle-period")[0] == 200
-        async with asyncio.timeout(15):
-            while True:
-                message = json.loads(await conn.recv())
-                if message.get("text") == "after-the-idle-period":
-                    break
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            message = json.loads(await asyncio.wait_for(conn.recv(), max(remaining, 0.01)))
+            if message.get("text") == "after-the-idle-period":
+                break
         await conn.close()
 
     asyncio.run(scenario())

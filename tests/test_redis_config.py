@@ -31,13 +31,12 @@ def _built(build_app: Callable[..., Build], name: str, **config: str) -> Build:
 
 
 async def _recv_until(conn, predicate, timeout: float = 15.0) -> dict:
-    seen = []
-    async with asyncio.timeout(timeout):
-        while True:
-            message = json.loads(await conn.recv())
-            seen.append(message)
-            if predicate(message):
-                return message
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.01)
+        message = json.loads(await asyncio.wait_for(conn.recv(), remaining))
+        if predicate(message):
+            return dict(message)
 
 
 def test_tutorial_in_memory_settings_deliver_across_two_web_processes_with_redis_url(

@@ -53,12 +53,27 @@ def uv_binary() -> str:
         return found
 
 
-def python_for(app: Path) -> str | None:
-    """A base interpreter matching the app's ``.python-version`` (None if not on this machine)."""
+def requested_python(app: Path) -> str | None:
+    """The Python version an app asks heroku/python for: .python-version, runtime.txt or
+    Pipfile.lock's ``_meta.requires.python_version`` (None: the default)."""
     version_file = app / ".python-version"
-    if not version_file.is_file():
+    if version_file.is_file():
+        return version_file.read_text().strip().split()[0]
+    runtime = app / "runtime.txt"
+    if runtime.is_file():
+        return runtime.read_text().strip().removeprefix("python-")
+    lock = app / "Pipfile.lock"
+    if lock.is_file():
+        requires = json.loads(lock.read_text()).get("_meta", {}).get("requires", {})
+        return requires.get("python_version") or requires.get("python_full_version")
+    return None
+
+
+def python_for(app: Path) -> str | None:
+    """A base interpreter for the app's requested Python (None if not on this machine)."""
+    wanted = requested_python(app)
+    if wanted is None:
         return sys._base_executable  # type: ignore[attr-defined,no-any-return]
-    wanted = version_file.read_text().strip().split()[0]
     major_minor = ".".join(wanted.split(".")[:2])
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
     if major_minor == current:
