@@ -157,6 +157,16 @@ def _settings_warnings(plan: Plan) -> None:
     databases = plan.settings.databases
     if databases is not None and databases.sqlite_only:
         plan.warnings.append(messages.SQLITE_ON_DYNO)
+    apps = plan.settings.installed_apps or []
+    servers = ("whitenoise", "servestatic", "django-storages")
+    deps = plan.dependencies
+    if (
+        plan.server == "daphne"
+        and "django.contrib.staticfiles" in apps
+        and deps is not None
+        and not any(deps.has(name) for name in servers)
+    ):
+        plan.warnings.append(messages.STATIC_FILES_NOT_SERVED)
 
 
 def _procfile(plan: Plan, root: Path) -> None:

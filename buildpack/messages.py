@@ -64,6 +64,11 @@ SQLITE_ON_DYNO = (
     "DATABASES uses SQLite: a dyno's disk is wiped on every restart and not shared between dynos.\n"
     "Fix: heroku addons:create heroku-postgresql:essential-0 (DATABASE_URL is used automatically)."
 )
+STATIC_FILES_NOT_SERVED = (
+    "Daphne does not serve static files, so STATIC_URL (the admin's CSS too) will 404 on the "
+    "dyno.\nFix: add whitenoise to your dependencies and "
+    "'whitenoise.middleware.WhiteNoiseMiddleware' to MIDDLEWARE, after SecurityMiddleware."
+)
 DAPHNE_AFTER_STATICFILES = (
     "'daphne' comes after 'django.contrib.staticfiles' in INSTALLED_APPS, so runserver is not "
     "Daphne.\n"

@@ -1319,3 +1319,12 @@ def test_report_text_is_aligned_and_redacted() -> None:
 )
 def test_describe_asgi(kind: Any, aware: bool, expected: str) -> None:
     assert describe_asgi(AsgiInfo(kind=kind, module="m.asgi", channels_aware=aware)) == expected
+
+
+def test_static_files_warning_only_without_a_static_file_server() -> None:
+    tutorial = analyze(FIXTURES / "tutorial")
+    assert messages.STATIC_FILES_NOT_SERVED in tutorial.warnings
+    example = analyze(FIXTURES.parent.parent / "example")  # uses WhiteNoise
+    assert messages.STATIC_FILES_NOT_SERVED not in example.warnings
+    plain = analyze(FIXTURES / "plain_django")  # gunicorn: not Daphne's problem here
+    assert messages.STATIC_FILES_NOT_SERVED not in plain.warnings

@@ -186,3 +186,15 @@ def test_web_process_serves_http_and_websockets(
         assert spec["expect_contains"] in reply
     assert web.stop(timeout=30) == 0, web.tail()
     assert "Traceback" not in web.output(), web.tail()
+
+
+def test_debug_web_process_serves_static_files_like_runserver(
+    build_app: Callable[..., Build], platform: Platform, procs: ProcessGroup
+) -> None:
+    build = _build(build_app, "tutorial")  # DEBUG = True, django.contrib.staticfiles
+    port = free_port()
+    web = platform.start(procs, build, "web", port=port)
+    wait_for_port(port, proc=web, timeout=60)
+    status, body = http_get(f"http://127.0.0.1:{port}/static/admin/css/base.css")
+    assert status == 200 and "body" in body
+    assert http_get(f"http://127.0.0.1:{port}/static/admin/css/missing.css")[0] == 404

@@ -203,7 +203,7 @@ def _build_server(server: Any, application: Any, fileno: int, family: int, backg
     from buildpack.runtime.rejections import RejectionLogger
 
     return server.GracefulServer(
-        RejectionLogger(application),
+        RejectionLogger(_static_files_in_debug(application)),
         fileno=fileno,
         family=family,
         shutdown_timeout=shutdown_timeout(),
@@ -215,6 +215,17 @@ def _build_server(server: Any, application: Any, fileno: int, family: int, backg
         ping_interval=PING_INTERVAL,
         ping_timeout=PING_TIMEOUT,
     )
+
+
+def _static_files_in_debug(application: Any) -> Any:
+    """With DEBUG on, serve STATIC_URL like runserver does (local runs with honcho)."""
+    from django.conf import settings
+
+    if not settings.DEBUG or "django.contrib.staticfiles" not in settings.INSTALLED_APPS:
+        return application
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    return ASGIStaticFilesHandler(application)
 
 
 def _probe(srv: Any, layer: Any) -> None:
