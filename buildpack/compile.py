@@ -60,9 +60,11 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     log.step("Installing the channels-buildpack runtime into the app's Python")
-    _guard_install(lambda: install_runtime(app, bp_dir, cache_dir, config_vars))
+    installed: list[bool] = []
+    _guard_install(lambda: installed.append(install_runtime(app, bp_dir, cache_dir, config_vars)))
     importlib.invalidate_caches()
-    log.detail(f"channels-buildpack {__version__}: `channels-buildpack web|worker` now on PATH")
+    how = "installed" if installed and installed[0] else "already installed (cached)"
+    log.detail(f"channels-buildpack {__version__} {how}: `channels-buildpack web|worker` on PATH")
 
     from buildpack.analysis import analyze
     from buildpack.report import plan_text

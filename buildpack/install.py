@@ -15,7 +15,10 @@ pip's cache lives in ``CACHE_DIR`` so a build never writes outside BUILD_DIR/CAC
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +30,9 @@ from pathlib import Path
 from buildpack import __version__, log
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
+RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
+TOMLI = "tomli>=2.0"
+DIGEST_MARKER = "_installed_from"
 PASS_THROUGH_PIP_VARS = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
@@ -159,19 +165,59 @@ def install(
     _run_pip(_pip_base(app), ["install", "-q", *requirements], env, ", ".join(requirements))
 
 
+def runtime_dependencies() -> list[str]:
+    """Our own runtime requirements (mirrors pyproject.toml; a test keeps them equal)."""
+    wanted = list(RUNTIME_DEPENDENCIES)
+    if sys.version_info < (3, 11):
+        wanted.append(TOMLI)
+    return wanted
+
+
+def _missing(requirements: Sequence[str]) -> list[str]:
+    missing = []
+    for requirement in requirements:
+        name = re.split(r"[<>=!~;\s\[]", requirement, maxsplit=1)[0]
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(requirement)
+    return missing
+
+
+def _installed_marker() -> Path | None:
+    """Where the installed copy records which buildpack source it came from."""
+    try:
+        dist = importlib.metadata.distribution("channels-buildpack")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return Path(str(dist.locate_file(f"buildpack/{DIGEST_MARKER}")))
+
+
 def install_runtime(
     app: AppPython, bp_dir: Path, cache_dir: Path, config_vars: Mapping[str, str]
-) -> Path:
-    """Install channels-buildpack itself (and its small deps) into the app's Python."""
+) -> bool:
+    """Install channels-buildpack (and its small deps) into the app's Python.
+
+    One pip run at most; none when the slug's Python (restored from heroku/python's
+    cache on a repeat deploy) already holds this exact buildpack source. Returns whether
+    anything was installed.
+    """
+    digest = _source_digest(bp_dir)
+    marker = _installed_marker()
+    missing = _missing(runtime_dependencies())
+    if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
+        return False
     env = _pip_env(cache_dir, config_vars)
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
-    base = _pip_base(app)
-    reinstall = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel)]
-    _run_pip(base, reinstall, env, "channels-buildpack")
-    _run_pip(base, ["install", "-q", str(wheel)], env, "channels-buildpack dependencies")
+    command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
+    _run_pip(_pip_base(app), command, env, "channels-buildpack")
     if not app.runtime_valid:
         relocate_scripts(app, ["channels-buildpack"])
-    return wheel
+    importlib.invalidate_caches()
+    marker = _installed_marker()
+    if marker is not None and marker.parent.is_dir():
+        marker.write_text(digest)
+    return True
 
 
 def relocate_scripts(app: AppPython, names: Sequence[str]) -> None:

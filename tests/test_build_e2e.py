@@ -198,3 +198,16 @@ def test_debug_web_process_serves_static_files_like_runserver(
     status, body = http_get(f"http://127.0.0.1:{port}/static/admin/css/base.css")
     assert status == 200 and "body" in body
     assert http_get(f"http://127.0.0.1:{port}/static/admin/css/missing.css")[0] == 404
+
+
+def test_repeat_deploy_reuses_the_installed_runtime(
+    platform: Platform, procs: ProcessGroup
+) -> None:
+    build = platform.build(FIXTURES / "runtime_app", dict(LOCAL_HOSTS), compile_times=2)
+    assert build.ok, build.compile.output if build.compile else ""
+    assert build.compile is not None
+    assert "already installed (cached)" in build.compile.stdout
+    port = free_port()
+    web = platform.start(procs, build, "web", port=port)
+    wait_for_port(port, proc=web, timeout=60)
+    assert http_get(f"http://127.0.0.1:{port}/health/")[0] == 200

@@ -644,3 +644,17 @@ def test_every_required_package_is_pinned() -> None:
 def test_pins_match_the_versions_the_tests_run(name: str) -> None:
     # pins.py: "Kept current with the versions the test suite runs".
     assert metadata.version(name) == pins.PINS[name]
+
+
+def test_runtime_dependencies_mirror_pyproject() -> None:
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    from buildpack.install import RUNTIME_DEPENDENCIES, TOMLI
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert declared == [*RUNTIME_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]

@@ -155,6 +155,7 @@ class Platform:
         config_vars: dict[str, str] | None = None,
         *,
         install_dependencies: bool = True,
+        compile_times: int = 1,
     ) -> Build:
         """Detect, provide Python, compile and release *source*; the slug ends in ``app_dir``."""
         self.count += 1
@@ -180,7 +181,8 @@ class Platform:
         self._heroku_python(build_dir, link, python, install_dependencies)
         env["PATH"] = f"{link / 'bin'}{os.pathsep}{env['PATH']}"
         command = [str(BIN / "compile"), str(build_dir), str(self.cache_dir), str(env_dir)]
-        build.compile = self._run(command, env, cwd=build_dir)
+        for _ in range(compile_times):  # >1: a repeat deploy onto the same Python
+            build.compile = self._run(command, env, cwd=build_dir)
         if build.compile.returncode == 0:
             build.release = self._run([str(BIN / "release"), str(build_dir)], env)
         shutil.rmtree(app_dir)
