@@ -38,6 +38,7 @@ import asyncio
 import itertools
 import socket
 import time
+import uuid
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,8 @@ CONNECT_TIMEOUT = 5.0
 # Ping a pooled connection before reuse when it sat idle this long (half-open sockets
 # after a failover or a NAT timeout are found before a real command is lost on them).
 HEALTH_CHECK_INTERVAL = 30
+WAKE_PREFIX = b"\x00channels-buildpack:wake:"  # never a serialized message (msgpack)
+WAKE_TOKEN_TTL = 60
 DEFAULT_MAX_CONNECTIONS = 100
 POOL_WAIT_TIMEOUT = 20.0
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -160,13 +163,23 @@ def _next_index(layer: Any) -> int:
     return next(cycle)
 
 
-async def _pop_cancel_safe(connection: Any, key: str, timeout: float) -> bytes | None:
-    """BZPOPMIN once; if our caller is cancelled mid-pop, put a popped member back."""
+async def _pop_cancel_safe(
+    connection: Any, key: str, timeout: float, *, wake_on_cancel: bool = False
+) -> bytes | None:
+    """BZPOPMIN once; if our caller is cancelled mid-pop, put a popped member back.
+
+    The pop itself keeps running (shielded) so a message it takes is never dropped. With
+    *wake_on_cancel*, a wake token is pushed so that pop returns at once and its pool
+    connection is free again: a burst of closing consumers would otherwise leave one
+    blocked read per consumer holding a connection for up to the blocking window.
+    """
     pop = asyncio.ensure_future(connection.bzpopmin(key, timeout=timeout))
     try:
         result = await asyncio.shield(pop)
     except asyncio.CancelledError:
         pop.add_done_callback(lambda done: _requeue(connection, key, done))
+        if wake_on_cancel and not pop.done():
+            _in_background(_wake(connection, key))
         raise
     if result is None:
         return None
@@ -174,16 +187,29 @@ async def _pop_cancel_safe(connection: Any, key: str, timeout: float) -> bytes |
     return bytes(member)
 
 
-_requeues: set[asyncio.Future[Any]] = set()
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _in_background(awaitable: Any) -> None:
+    task = asyncio.ensure_future(awaitable)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _wake(connection: Any, key: str) -> None:
+    token = WAKE_PREFIX + uuid.uuid4().hex.encode()
+    async with connection.pipeline(transaction=True) as pipe:
+        pipe.zadd(key, {token: 0})  # lowest score: the blocked pop takes it first
+        pipe.expire(key, WAKE_TOKEN_TTL)
+        await pipe.execute()
 
 
 def _requeue(connection: Any, key: str, pop: asyncio.Future[Any]) -> None:
     if pop.cancelled() or pop.exception() is not None or pop.result() is None:
         return
     _, member, score = pop.result()
-    task = asyncio.ensure_future(connection.zadd(key, {member: float(score)}))
-    _requeues.add(task)
-    task.add_done_callback(_requeues.discard)
+    if not bytes(member).startswith(WAKE_PREFIX):
+        _in_background(connection.zadd(key, {member: float(score)}))
 
 
 async def receive_exactly_once(layer: Any, channel: str) -> dict[str, Any]:
@@ -196,6 +222,7 @@ async def receive_exactly_once(layer: Any, channel: str) -> dict[str, Any]:
     assert layer.require_valid_channel_name(channel, receive=True)
     key = layer.prefix + channel
     while True:
+        raise_if_cancelled()
         connection = layer.connection(_next_index(layer))
         member = await _pop_cancel_safe(connection, key, layer.brpop_timeout)
         if member is not None:
@@ -239,6 +266,26 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.hardening_notes = harden_hosts(self.hosts, self.brpop_timeout)
         self._outage = _OutageLog()
+
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> bytes | None:
+        """Process-specific channels: one shielded BZPOPMIN, no backup set.
+
+        Stock copies each popped message into a backup set (cleaned up with one more round
+        trip per message) to survive a cancelled read. Cancellation here is delivered at once
+        and a message popped meanwhile is put back, so no copy is needed. On Python 3.11,
+        redis-py's ``wait_for`` can swallow a cancel; the loop that calls us would then block
+        again, so a pending cancellation is re-raised before each pop.
+        """
+        while True:
+            raise_if_cancelled()
+            member = await _pop_cancel_safe(
+                self.connection(index), channel, timeout, wake_on_cancel=True
+            )
+            if member is None or not member.startswith(WAKE_PREFIX):
+                return member
+
+    async def _clean_receive_backup(self, index: int, channel: str) -> None:
+        """Nothing to clean: pops are never copied to a backup set."""
 
     def create_pool(self, index: int) -> Any:
         """Blocking pools (sentinel hosts keep channels_redis's own pool)."""
