@@ -12,6 +12,7 @@ import json
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -319,3 +320,38 @@ def test_worker_channel_globs_and_concurrency(
     who = _who(redis_server)
     assert all(who[f"t-{i}"].startswith("thumbnails.1:") for i in range(4))
     assert who["j-0"].startswith("worker.1:")
+
+
+def _served_by_after_simultaneous_connects(port: int, count: int) -> Counter[str]:
+    """Open *count* keep-alive connections at once (like wrk's pool), then ask each which
+    process serves it (runtime_app's /health/ answers ``ok DYNO:pid``)."""
+    import socket as socket_module
+
+    conns = [socket_module.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    time.sleep(0.5)  # every connection is in the accept queue before any process wakes
+    served = Counter()
+    for conn in conns:
+        conn.sendall(b"GET /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    for conn in conns:
+        data = b""
+        while b"ok " not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        served[data.split(b"ok ", 1)[1].split()[0].decode()] += 1
+        conn.close()
+    return served
+
+
+@pytest.mark.redis
+def test_prefork_processes_share_connections_opened_at_once(
+    platform: Platform, procs: ProcessGroup, runtime_build: Build, redis_server: RedisServer
+) -> None:
+    deploy = deployment(platform, procs, runtime_build, redis_server)
+    web = deploy.web("web.1", processes=2)
+    for _ in range(3):
+        counts = _served_by_after_simultaneous_connects(web.port or 0, 40)
+        # Twisted accepts up to 100 queued connections per wake-up: the process that wakes
+        # first used to take them all (and their keep-alive load). One accept per wake-up.
+        assert len(counts) == 2 and min(counts.values()) >= 8, counts

@@ -24,7 +24,7 @@ from typing import Any
 
 from daphne import server as daphne_server  # isort: skip - installs the asyncio reactor
 from daphne.ws_protocol import WebSocketProtocol
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint
 
 from buildpack import log
@@ -32,6 +32,38 @@ from buildpack import log
 ADOPTED_ENDPOINT = "channels-buildpack:adopted-socket"
 SERVICE_RESTART = 1012
 POLL_SECONDS = 0.05
+ACCEPT_PAUSE = 0.001
+
+
+class FairPort(tcp.Port):  # type: ignore[misc]
+    """A listening port shared by several processes that lets each take its share.
+
+    Twisted accepts up to 100 (and growing) queued connections per wake-up, and even one
+    per wake-up is not enough: the awake process loops back and accepts again before the
+    others are scheduled. So this port accepts one connection, then stops watching the
+    socket for ``ACCEPT_PAUSE`` (1 ms) so the other processes, woken by the same
+    readiness, accept the next ones. Cost: at most 1 ms per new connection per process;
+    keep-alive and WebSocket connections are long-lived.
+    """
+
+    @property
+    def numberAccepts(self) -> int:
+        return 1
+
+    @numberAccepts.setter
+    def numberAccepts(self, value: int) -> None:
+        pass  # Twisted adapts the batch size; keep it at one
+
+    def doRead(self) -> Any:
+        result = super().doRead()
+        if self.connected and not self.disconnecting:
+            self.stopReading()
+            reactor.callLater(ACCEPT_PAUSE, self._resume_accepting)
+        return result
+
+    def _resume_accepting(self) -> None:
+        if self.connected and not self.disconnecting:
+            self.startReading()
 
 
 class GracefulServer(daphne_server.Server):  # type: ignore[misc]
@@ -46,6 +78,7 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         shutdown_timeout: float,
         background: Any = None,
         on_running: Callable[[], None] | None = None,
+        shared_socket: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(application, endpoints=[ADOPTED_ENDPOINT], signal_handlers=False, **kwargs)
@@ -55,6 +88,7 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         self.background = background
         self.on_running = on_running
         self.ports: list[Any] = []
+        self.shared_socket = shared_socket
         self.stopping = False
         self.exit_code = 0
         self._parent = os.getppid()
@@ -78,6 +112,8 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
             daphne_server.serverFromString = original
 
     def listen_success(self, port: Any) -> None:
+        if self.shared_socket and type(port) is tcp.Port:
+            port.__class__ = FairPort
         self.ports.append(port)
         super().listen_success(port)
 

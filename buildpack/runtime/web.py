@@ -165,7 +165,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     if not child:
         names = ", ".join(background.channels) if background else ""
         log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
-    srv = _build_server(server, application, fileno, _family(fileno), background)
+    srv = _build_server(server, application, fileno, _family(fileno), background, shared=child)
     index = args.child_index if child else 0
 
     def on_running() -> None:
@@ -197,7 +197,9 @@ def _background(application: Any, layer: Any) -> Any:
     return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
 
 
-def _build_server(server: Any, application: Any, fileno: int, family: int, background: Any) -> Any:
+def _build_server(
+    server: Any, application: Any, fileno: int, family: int, background: Any, *, shared: bool
+) -> Any:
     from daphne.access import AccessLogGenerator
 
     from buildpack.runtime.rejections import RejectionLogger
@@ -208,6 +210,7 @@ def _build_server(server: Any, application: Any, fileno: int, family: int, backg
         family=family,
         shutdown_timeout=shutdown_timeout(),
         background=background,
+        shared_socket=shared,
         action_logger=AccessLogGenerator(sys.stdout),
         proxy_forwarded_address_header="X-Forwarded-For",
         proxy_forwarded_port_header="X-Forwarded-Port",
