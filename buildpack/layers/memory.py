@@ -13,8 +13,11 @@ lock and wakes every waiter of that channel with ``loop.call_soon_threadsafe``. 
 receiver re-checks the deque, so no message is ever held by a cancelled waiter.
 
 Semantics follow the stock layer: per-channel capacity (``ChannelFull``), message expiry,
-group expiry, expired messages drop their channel from groups. It still only works inside
-one process: that is what single-process mode is.
+group expiry, expired messages drop their channel from groups. Expiry is checked for the
+channel being touched, plus a full sweep at most every ``min(1 s, expiry / 2)``: the stock
+layer scans every channel and group member on each send and receive, which is quadratic
+in a group of 1,000 sockets. It still only works inside one process: that is what
+single-process mode is.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         self._messages: dict[str, deque[tuple[float, Message]]] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
         self._groups: dict[str, dict[str, float]] = {}
+        self._memberships: dict[str, set[str]] = {}  # channel -> groups (for expiry)
+        self._sweep_every = min(1.0, expiry / 2)
+        self._next_sweep = 0.0
 
     # -- channels ----------------------------------------------------------------------------
 
@@ -68,7 +74,7 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
 
     def _put(self, channel: str, message: Message) -> None:
         with self._lock:
-            self._expire_locked()
+            self._expire_locked(channel)
             queue = self._messages.setdefault(channel, deque())
             if len(queue) >= self.get_capacity(channel):
                 raise ChannelFull(channel)
@@ -83,7 +89,7 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                self._expire_locked()
+                self._expire_locked(channel)
                 queue = self._messages.get(channel)
                 if queue:
                     _, message = queue.popleft()
@@ -115,17 +121,14 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         self.require_valid_channel_name(channel)
         with self._lock:
             self._groups.setdefault(group, {})[channel] = time.time()
+            self._memberships.setdefault(channel, set()).add(group)
 
     async def group_discard(self, group: str, channel: str) -> None:
         """Remove *channel* from *group* (no error if absent)."""
         self.require_valid_channel_name(channel)
         self.require_valid_group_name(group)
         with self._lock:
-            members = self._groups.get(group)
-            if members is not None:
-                members.pop(channel, None)
-                if not members:
-                    del self._groups[group]
+            self._leave_locked(group, channel)
 
     async def group_send(self, group: str, message: Message) -> None:
         """Send *message* to every channel in *group*; full channels are skipped."""
@@ -133,7 +136,8 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         self.require_valid_group_name(group)
         with self._lock:
             self._expire_locked()
-            members = list(self._groups.get(group, {}))
+            cutoff = time.time() - self.group_expiry
+            members = [c for c, joined in self._groups.get(group, {}).items() if joined >= cutoff]
         for channel in members:
             with contextlib.suppress(ChannelFull):  # a full member misses this one, like stock
                 self._put(channel, deepcopy(message))
@@ -145,31 +149,54 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def _expire_locked(self) -> None:
-        now = time.time()
-        for channel, queue in list(self._messages.items()):
-            expired = False
-            while queue and queue[0][0] < now:
-                queue.popleft()
-                expired = True
-            if expired:
-                for members in self._groups.values():
-                    members.pop(channel, None)
-            if not queue:
-                del self._messages[channel]
-        cutoff = now - self.group_expiry
-        for group, members in list(self._groups.items()):
-            for channel, joined in list(members.items()):
-                if joined < cutoff:
-                    del members[channel]
+    def _leave_locked(self, group: str, channel: str) -> None:
+        members = self._groups.get(group)
+        if members is not None:
+            members.pop(channel, None)
             if not members:
                 del self._groups[group]
+        groups = self._memberships.get(channel)
+        if groups is not None:
+            groups.discard(group)
+            if not groups:
+                del self._memberships[channel]
+
+    def _expire_channel_locked(self, channel: str, now: float) -> None:
+        queue = self._messages.get(channel)
+        if not queue:
+            return
+        expired = False
+        while queue and queue[0][0] < now:
+            queue.popleft()
+            expired = True
+        if not queue:
+            del self._messages[channel]
+        if expired:  # like stock: a channel that lets messages expire leaves its groups
+            for group in list(self._memberships.get(channel, ())):
+                self._leave_locked(group, channel)
+
+    def _expire_locked(self, channel: str | None = None) -> None:
+        """Expire *channel* now; everything else at most every ``_sweep_every`` seconds."""
+        now = time.time()
+        if channel is not None:
+            self._expire_channel_locked(channel, now)
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._sweep_every
+        for name in list(self._messages):
+            self._expire_channel_locked(name, now)
+        cutoff = now - self.group_expiry
+        for group, members in list(self._groups.items()):
+            for name, joined in list(members.items()):
+                if joined < cutoff:
+                    self._leave_locked(group, name)
 
     async def flush(self) -> None:
         """Drop every message and group."""
         with self._lock:
             self._messages.clear()
             self._groups.clear()
+            self._memberships.clear()
 
     async def close(self) -> None:
         """Nothing to close."""
