@@ -82,7 +82,7 @@ def cmd_demo(args: list[str]) -> None:
 
 
 def cmd_bench(args: list[str]) -> None:
-    python = str(ensure_venv("bench"))
+    python = str(ensure_venv("test"))  # the test extra carries the bench tools
     os.execv(python, [python, "-m", "bench", *args])
 
 

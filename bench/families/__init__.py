@@ -1,0 +1,21 @@
+"""One module per benchmark family; each exposes ``NAME``, ``TITLE`` and ``run(ctx, result)``."""
+
+from __future__ import annotations
+
+from bench.families import (
+    boot,
+    build,
+    exactly_once,
+    fanout,
+    http,
+    jobs,
+    memory,
+    shutdown,
+    single,
+    ws,
+)
+
+FAMILIES = {
+    module.NAME: module
+    for module in (build, boot, http, ws, fanout, jobs, memory, shutdown, single, exactly_once)
+}
