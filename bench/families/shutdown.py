@@ -132,6 +132,7 @@ def run(ctx: Context, result: FamilyResult) -> None:
                 "`python -m bench.diagnostics.cancel_swallow` (Python <= 3.11)."
             )
     result.notes.append(
-        "Ours closes every socket with 1012 and lets disconnect() run (group_discard), so it "
-        "takes longer to exit than Daphne, which exits at once and drops the sockets (1006)."
+        "Ours closes every socket with 1012 and lets disconnect() run (group_discard) before "
+        "it exits; Daphne exits at once and drops the sockets (1006), leaving their group "
+        "memberships in Redis until group expiry."
     )
