@@ -58,6 +58,24 @@ __all__ = [
 Command = Sequence[str] | str
 
 _lock = threading.RLock()
+
+
+def _unignore_interrupts() -> None:
+    """Let children see SIGINT/SIGQUIT as on a terminal or a dyno.
+
+    A shell without job control starts background commands (``cmd &``, CI wrappers) with
+    SIGINT and SIGQUIT ignored, an ignored disposition survives ``exec``, and Python then
+    installs no KeyboardInterrupt handler: every process we start would ignore Ctrl-C.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+_unignore_interrupts()
 #: pgid -> process, for every group that has not been confirmed empty yet.
 _live: dict[int, ManagedProcess] = {}
 #: pid -> process, for everything started in this interpreter (for log look-ups by pid).
