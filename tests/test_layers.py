@@ -301,3 +301,36 @@ def test_cancelled_consumers_stop_receiving_promptly(redis_server: RedisServer) 
         return still_running
 
     assert asyncio.run(scenario()) == [0, 0, 0, 0]
+
+
+def test_cancelled_receive_wakes_its_pop_without_leaking_a_message(
+    redis_server: RedisServer,
+) -> None:
+    """A cancelled process-channel receive pushes a wake token: the orphaned BZPOPMIN
+    returns at once (no client left blocked in Redis, its pool connection is free), and the
+    next consumer of the process gets only real messages."""
+    import redis
+
+    async def scenario() -> tuple[int, int, dict[str, str]]:
+        layer = RedisChannelLayer(hosts=[redis_server.url])
+        client = redis.Redis.from_url(redis_server.url)
+        first = await layer.new_channel()
+        receive = asyncio.ensure_future(layer.receive(first))
+        await asyncio.sleep(0.3)
+        blocked_before = int(client.info("clients")["blocked_clients"])
+        receive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receive
+        await asyncio.sleep(0.3)
+        blocked_after = int(client.info("clients")["blocked_clients"])
+        client.close()
+        second = await layer.new_channel()
+        await layer.send(second, {"type": "real.message", "text": "hello"})
+        message = await asyncio.wait_for(layer.receive(second), timeout=3)
+        await layer.close_pools()
+        return blocked_before, blocked_after, message
+
+    blocked_before, blocked_after, message = asyncio.run(scenario())
+    assert blocked_before == 1  # the receive was waiting in BZPOPMIN
+    assert blocked_after == 0  # woken, not left blocking for the rest of the 5 s window
+    assert message == {"type": "real.message", "text": "hello"}

@@ -57,7 +57,6 @@ CONNECT_TIMEOUT = 5.0
 # after a failover or a NAT timeout are found before a real command is lost on them).
 HEALTH_CHECK_INTERVAL = 30
 WAKE_PREFIX = b"\x00channels-buildpack:wake:"  # never a serialized message (msgpack)
-WAKE_TOKEN_TTL = 60
 DEFAULT_MAX_CONNECTIONS = 100
 POOL_WAIT_TIMEOUT = 20.0
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -164,12 +163,12 @@ def _next_index(layer: Any) -> int:
 
 
 async def _pop_cancel_safe(
-    connection: Any, key: str, timeout: float, *, wake_on_cancel: bool = False
+    connection: Any, key: str, timeout: float, *, wake_ttl: int | None = None
 ) -> bytes | None:
     """BZPOPMIN once; if our caller is cancelled mid-pop, put a popped member back.
 
     The pop itself keeps running (shielded) so a message it takes is never dropped. With
-    *wake_on_cancel*, a wake token is pushed so that pop returns at once and its pool
+    *wake_ttl*, a wake token is pushed so that pop returns at once and its pool
     connection is free again: a burst of closing consumers would otherwise leave one
     blocked read per consumer holding a connection for up to the blocking window.
     """
@@ -178,8 +177,8 @@ async def _pop_cancel_safe(
         result = await asyncio.shield(pop)
     except asyncio.CancelledError:
         pop.add_done_callback(lambda done: _requeue(connection, key, done))
-        if wake_on_cancel and not pop.done():
-            _in_background(_wake(connection, key))
+        if wake_ttl is not None and not pop.done():
+            _in_background(_wake(connection, key, wake_ttl))
         raise
     if result is None:
         return None
@@ -196,11 +195,11 @@ def _in_background(awaitable: Any) -> None:
     task.add_done_callback(_background.discard)
 
 
-async def _wake(connection: Any, key: str) -> None:
+async def _wake(connection: Any, key: str, ttl: int) -> None:
     token = WAKE_PREFIX + uuid.uuid4().hex.encode()
     async with connection.pipeline(transaction=True) as pipe:
         pipe.zadd(key, {token: 0})  # lowest score: the blocked pop takes it first
-        pipe.expire(key, WAKE_TOKEN_TTL)
+        pipe.expire(key, ttl)  # the layer's message expiry, as a send would set
         await pipe.execute()
 
 
@@ -279,7 +278,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         while True:
             raise_if_cancelled()
             member = await _pop_cancel_safe(
-                self.connection(index), channel, timeout, wake_on_cancel=True
+                self.connection(index), channel, timeout, wake_ttl=int(self.expiry)
             )
             if member is None or not member.startswith(WAKE_PREFIX):
                 return member
