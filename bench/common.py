@@ -331,6 +331,14 @@ class FamilyResult:
         self.ratios.append(item)
         return item
 
+    def latency_ratios(self, comparison: str, subject: str, baseline: str) -> None:
+        """p50 and p99 latency ratios (lower is better) from ``p50_ms``/``p99_ms``."""
+        for percentile in ("p50", "p99"):
+            self.ratio(
+                comparison, f"{percentile} latency", subject, baseline,
+                key=f"{percentile}_ms", better="lower", unit="ms",
+            )  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         return rounded(
             {

@@ -264,12 +264,7 @@ def run(ctx: Context, result: FamilyResult) -> None:
         ("pubsub", "floor", "pub/sub layer vs raw PUBLISH floor"),
     ):
         if subject in result.measurements and baseline in result.measurements:
-            result.ratio(
-                label, "p50 latency", subject, baseline, key="p50_ms", better="lower", unit="ms"
-            )
-            result.ratio(
-                label, "p99 latency", subject, baseline, key="p99_ms", better="lower", unit="ms"
-            )
+            result.latency_ratios(label, subject, baseline)
     result.notes.append(
         "Latency = trigger frame sent -> the last socket of the last client process has the "
         "message (client-side receive included); the floor has no WebSocket hop at all."
