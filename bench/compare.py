@@ -78,9 +78,9 @@ def measure_servers(
     if spread:
         result.notes.append(
             f"WEB_CONCURRENCY=2: the load's connections were split {spread} between the two "
-            "processes (mid-load sample). Both accept on one shared socket and Twisted accepts "
-            "up to 100 connections per wake-up, so a burst of new connections can land on one "
-            "process; the 2-vs-1 ratio varies from run to run with that split."
+            "processes (mid-load sample). Both accept on one shared socket, taking turns (one "
+            "connection per wake-up, then a 1 ms pause), so a burst of new connections is "
+            "split between them."
         )
     for peer in ctx.profile.peers:
         measure_server(ctx, result, peer, peer, load, suffix=suffix)
