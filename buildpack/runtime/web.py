@@ -1,7 +1,8 @@
 """``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne on ``$PORT``, done right.
 
 * binds ``$PORT`` first, on ``[::]`` dual-stack, before importing anything slow;
-* proxy headers on (client address and https from the router), pings every 20 s (the
+* proxy headers on (client address and https from the router; the address is the entry the
+  router appended, not a client-written one: see ``forwarded``), pings every 20 s (the
   router closes sockets idle for 55 s), access log on stdout;
 * ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many Daphne processes sharing
   the socket, supervised; with the in-memory layer: one process, and the log says why;
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime import bootstrap, sockets
+from buildpack.runtime import bootstrap, forwarded, sockets
 from buildpack.runtime.bootstrap import LaunchError
 
 COMPONENT = "web"
@@ -204,6 +205,7 @@ def _build_server(
 
     from buildpack.runtime.rejections import RejectionLogger
 
+    address_header = _forwarded_address_header()
     return server.GracefulServer(
         RejectionLogger(_static_files_in_debug(application)),
         fileno=fileno,
@@ -212,12 +214,19 @@ def _build_server(
         background=background,
         shared_socket=shared,
         action_logger=AccessLogGenerator(sys.stdout),
-        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_forwarded_address_header=address_header,
         proxy_forwarded_port_header="X-Forwarded-Port",
         proxy_forwarded_proto_header="X-Forwarded-Proto",
         ping_interval=PING_INTERVAL,
         ping_timeout=PING_TIMEOUT,
     )
+
+
+def _forwarded_address_header() -> str:
+    """Daphne's address header, narrowed to the entry the trusted proxies wrote (none at
+    all with ``CHANNELS_PROXY_HOPS=0``)."""
+    forwarded.install(max(_int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS), 0))
+    return "X-Forwarded-For"
 
 
 def _static_files_in_debug(application: Any) -> Any:

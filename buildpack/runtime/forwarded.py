@@ -1,0 +1,91 @@
+"""Which ``X-Forwarded-For`` entry the web launcher believes.
+
+Daphne's ``--proxy-headers`` takes the *first* entry of ``X-Forwarded-For`` as the client
+address. Any client can send that header, and Heroku's router (like nginx, AWS load
+balancers and CDNs) *appends* the address it saw, so the first entry is whatever the client
+wrote: ``REMOTE_ADDR``, ``scope["client"]``, rate limits keyed on it and the access log could
+all be spoofed with one request header. The entry a trusted proxy wrote is the N-th from the
+right, N being the number of proxies in front of the app (``CHANNELS_PROXY_HOPS``; 1 = the
+platform router; 2 = a CDN in front of it). Several header lines count as one list, in order,
+as RFC 9110 section 5.3 combines them (and as Daphne itself joins them on a WebSocket upgrade).
+``CHANNELS_PROXY_HOPS=0`` (nothing in front) ignores the header; the TCP peer stands.
+
+The dual-stack listener sees IPv4 peers as ``::ffff:a.b.c.d``; they are reported as
+``a.b.c.d``, like an IPv4-only server would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+HOPS_VARIABLE = "CHANNELS_PROXY_HOPS"
+DEFAULT_HOPS = 1
+
+
+def trusted_entry(values: Iterable[str], hops: int) -> str | None:
+    """The address the outermost trusted proxy saw, from the header lines ``values``.
+
+    ``None`` when there is nothing to believe (no entries, or ``hops`` < 1). A chain shorter
+    than ``hops`` (a request that skipped the CDN) gives its leftmost entry: every entry in it
+    was written by a trusted proxy.
+    """
+    entries = [entry.strip() for value in values for entry in value.split(",")]
+    entries = [entry for entry in entries if entry]
+    if hops < 1 or not entries:
+        return None
+    return entries[-hops] if hops <= len(entries) else entries[0]
+
+
+def install(hops: int) -> None:
+    """Make Daphne (in this process) take the client address from the trusted entry."""
+    import daphne.http_protocol
+    import daphne.utils
+    import daphne.ws_protocol
+
+    stock = daphne.utils.parse_x_forwarded_for
+
+    def parse_trusted(
+        headers: Any, address_header_name: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        if address_header_name:
+            headers = _narrowed(headers, address_header_name, hops)
+        address, scheme = stock(headers, address_header_name, *args, **kwargs)
+        return _unmapped(address), scheme
+
+    daphne.http_protocol.parse_x_forwarded_for = parse_trusted
+    daphne.ws_protocol.parse_x_forwarded_for = parse_trusted
+
+
+def _narrowed(headers: Any, address_header_name: str, hops: int) -> dict[bytes, list[bytes]]:
+    """``headers`` (Twisted ``Headers`` or a dict) with the address header reduced to the
+    trusted entry, or removed when there is none (the peer address then stands)."""
+    plain = _as_lists(headers)
+    name = address_header_name.lower().encode("ascii")
+    lines = [value.decode("latin-1") for value in plain.pop(name, [])]
+    entry = trusted_entry(lines, hops)
+    if entry is not None:
+        plain[name] = [entry.encode("latin-1")]
+    return plain
+
+
+def _unmapped(address: Any) -> Any:
+    """``[host, port]`` with an IPv4-mapped IPv6 host written as plain IPv4."""
+    if not address:
+        return address
+    try:
+        mapped = ipaddress.ip_address(str(address[0])).ipv4_mapped  # type: ignore[union-attr]
+    except (ValueError, AttributeError):
+        return address
+    return [str(mapped), address[1]] if mapped else address
+
+
+def _as_lists(headers: Any) -> dict[bytes, list[bytes]]:
+    items: Iterable[tuple[bytes, bytes | Sequence[bytes]]]
+    items = headers.getAllRawHeaders() if hasattr(headers, "getAllRawHeaders") else headers.items()
+    plain: dict[bytes, list[bytes]] = {}
+    for name, value in items:
+        values = [value] if isinstance(value, bytes) else list(value)
+        plain.setdefault(name.lower(), []).extend(values)
+    return plain
