@@ -163,10 +163,21 @@ def check_daphne_order(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 
 def _has_origin_validator(app: Any, depth: int = 0) -> bool:
+    """Every WebSocket path through *app* passes an ``OriginValidator``: one wrapping it, or
+    one on each route of a ``URLRouter`` (per-route validators, nested routers)."""
     from channels.security.websocket import OriginValidator
 
-    if isinstance(app, OriginValidator) or depth > 12:
-        return isinstance(app, OriginValidator)
+    if isinstance(app, OriginValidator):
+        return True
+    if depth > 12:
+        return False
+    routes = getattr(app, "routes", None)
+    if isinstance(routes, (list, tuple)):
+        callbacks = [getattr(route, "callback", None) for route in routes]
+        return bool(callbacks) and all(
+            callback is not None and _has_origin_validator(callback, depth + 1)
+            for callback in callbacks
+        )
     for attr in ("application", "inner", "app"):
         inner = getattr(app, attr, None)
         if inner is not None and inner is not app and _has_origin_validator(inner, depth + 1):

@@ -147,6 +147,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "proj/asgi_inner_validator.py": asgi(
             "AuthMiddlewareStack(AllowedHostsOriginValidator(routes))"
         ),
+        "proj/asgi_per_route.py": asgi(
+            "AuthMiddlewareStack(URLRouter(["
+            "path('ws/a/', AllowedHostsOriginValidator(Echo.as_asgi())),"
+            "path('ws/b/', URLRouter([path('x/', AllowedHostsOriginValidator(Echo.as_asgi()))])),"
+            "]))"
+        ),
+        "proj/asgi_one_route_open.py": asgi(
+            "URLRouter(["
+            "path('ws/a/', AllowedHostsOriginValidator(Echo.as_asgi())),"
+            "path('ws/b/', URLRouter([path('x/', Echo.as_asgi())])),"
+            "])"
+        ),
         "proj/asgi_http_only.py": ASGI.replace(', "websocket": WEBSOCKET', ""),
         "proj/asgi_plain.py": "async def application(scope, receive, send):\n    pass\n",
         "with_worker/Procfile": "web: channels-buildpack web\nworker: channels-buildpack worker\n",
@@ -398,6 +410,14 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
     "w006_inner_validator": (
         {"settings": {"ASGI_APPLICATION": "proj.asgi_inner_validator.application"}},
         set(),
+    ),
+    "w006_per_route_validators": (
+        {"settings": {"ASGI_APPLICATION": "proj.asgi_per_route.application"}},
+        set(),
+    ),
+    "w006_one_nested_route_open": (
+        {"settings": {"ASGI_APPLICATION": "proj.asgi_one_route_open.application"}},
+        {W006},
     ),
     "w006_http_only": (
         {"settings": {"ASGI_APPLICATION": "proj.asgi_http_only.application"}},
