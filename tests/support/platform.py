@@ -223,6 +223,7 @@ class Platform:
             command = [uv, "pip", "install", "-q", "--python", python, "-r", "requirements.txt"]
         else:
             command = [uv, "pip", "install", "-q", "--python", python, *_declared(build_dir)]
+        command.append("--compile-bytecode")  # like heroku/python (pip's default; uv: the flag)
         result = subprocess.run(
             command, cwd=build_dir, env=env, capture_output=True, text=True, check=False
         )
