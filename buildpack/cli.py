@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web.add_argument("--child-fd", type=int, default=None, help=argparse.SUPPRESS)
     web.add_argument("--child-index", type=int, default=0, help=argparse.SUPPRESS)
+    web.add_argument("--report-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     worker = sub.add_parser("worker", help="run background channel consumers")
     _add_app_arguments(worker)

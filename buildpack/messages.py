@@ -213,6 +213,7 @@ CANNOT_LISTEN = (
     "cannot listen on port {port}: {error}. "
     "Fix: stop what uses the port, or set PORT to a free one."
 )
-SETTINGS_FAILED_IN_SUPERVISOR = (
-    "settings failed to load ({error}); starting 1 web process, which will show the details."
+FIRST_WEB_PROCESS_SILENT = (
+    "web process 0 exited before loading the settings (its error is above); "
+    "running 1 process until the dyno restarts."
 )

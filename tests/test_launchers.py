@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -296,6 +297,39 @@ def test_supervisor_restarts_a_dead_web_process(
     assert "exited with -9; restarting" in web.process.output()
     for _ in range(10):
         assert web.get("/health/")[0] == 200
+
+
+@pytest.mark.redis
+def test_prefork_supervisor_leaves_the_settings_to_process_0(
+    platform: Platform,
+    procs: ProcessGroup,
+    runtime_build: Build,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """The supervisor stays small: it never imports Django or the settings; process 0 reads
+    them, prints the start-up line and tells it to start the others."""
+    loaded = tmp_path / "settings-loaded-by"
+    deploy = deployment(platform, procs, runtime_build, redis_server)
+    web = deploy.web("web.1", processes=3, env={"RT_SETTINGS_LOG": str(loaded)})
+    assert sorted(int(pid) for pid in loaded.read_text().split()) == sorted(web.pids)
+    start_lines = [line for line in web.process.output().splitlines() if "| processes " in line]
+    assert len(start_lines) == 1, start_lines
+    assert "processes 3" in start_lines[0] and "mode scaled" in start_lines[0]
+    assert any(start_lines[0].endswith(f"pid {pid}") for pid in web.pids), start_lines
+    assert web.get("/health/")[0] == 200
+
+
+def test_prefork_settings_failure_is_shown_once_per_attempt_and_stops_the_dyno(
+    platform: Platform, procs: ProcessGroup, runtime_build: Build
+) -> None:
+    deploy = deployment(platform, procs, runtime_build, None)
+    web = deploy.web("web.1", processes=2, env={"RT_BREAK_SETTINGS": "1"}, wait=False)
+    assert web.process.wait(90) == 1
+    output = web.process.output()
+    assert "RT_BREAK_SETTINGS is set" in output
+    assert "web process 0 exited before loading the settings" in output
+    assert "ACCEPTING" not in output and "accepting connections" not in output
 
 
 @pytest.mark.redis

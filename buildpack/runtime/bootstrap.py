@@ -7,10 +7,8 @@ application last.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
-import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -140,6 +138,8 @@ def single_process(settings: Any) -> bool:
 
 
 def _is_certificate_error(exc: BaseException) -> bool:
+    import ssl
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
@@ -172,6 +172,8 @@ async def probe_layer(layer: Any, timeout: float = 10.0) -> None:
     elif hasattr(layer, "group_send"):
         shown = ", ".join(addresses) or "the channel layer"
         attempts = [(shown, partial(layer.group_send, "cbp-probe", {"type": "probe"}))]
+    import asyncio
+
     for address, call in attempts:
         try:
             await asyncio.wait_for(call(), timeout)

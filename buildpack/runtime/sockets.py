@@ -30,15 +30,34 @@ def _bind(family: socket.AddressFamily, host: str, port: int, dual_stack: bool) 
 
 
 def listen(bind: str | None, port: int) -> tuple[socket.socket, str]:
-    """Bind and listen; returns the socket and a description like ``[::]:5000 (IPv4+IPv6)``."""
+    """Bind and listen; returns the socket and its :func:`describe` text."""
     if bind:
         host = bind.strip("[]")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        shown = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
-        return _bind(family, host, port, dual_stack=host == "::"), shown
+        sock = _bind(family, host, port, dual_stack=host == "::")
+        return sock, describe(sock)
     try:
-        return _bind(socket.AF_INET6, "::", port, dual_stack=True), f"[::]:{port} (IPv4+IPv6)"
+        sock = _bind(socket.AF_INET6, "::", port, dual_stack=True)
     except OSError as exc:
         if exc.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT):
             raise
-    return _bind(socket.AF_INET, "0.0.0.0", port, dual_stack=False), f"0.0.0.0:{port} (IPv4 only)"
+        sock = _bind(socket.AF_INET, "0.0.0.0", port, dual_stack=False)
+    return sock, describe(sock)
+
+
+def describe(sock: socket.socket) -> str:
+    """``[::]:5000 (IPv4+IPv6)``, ``0.0.0.0:5000 (IPv4 only)``, ``[::1]:5000``, ..."""
+    host, port = sock.getsockname()[:2]
+    if sock.family == socket.AF_INET6:
+        dual = not sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+        return f"[{host}]:{port}" + (" (IPv4+IPv6)" if dual and host == "::" else "")
+    return f"{host}:{port}" + (" (IPv4 only)" if host == "0.0.0.0" else "")
+
+
+def describe_fd(fileno: int) -> str:
+    """:func:`describe` for an inherited listening socket, left open."""
+    sock = socket.socket(fileno=fileno)
+    try:
+        return describe(sock)
+    finally:
+        sock.detach()

@@ -3,19 +3,21 @@
 The parent binds ``$PORT`` once and starts N fresh interpreters that each adopt the
 listening socket by file descriptor (the kernel spreads connections among them). Fresh
 interpreters, not ``fork()`` copies: Daphne's reactor and any threads or connections the
-app opens at import time are not fork-safe. The parent stays small (no app import),
-restarts a child that dies, gives up on a crash loop, and on SIGTERM/SIGINT passes the
-signal on and waits for the children's graceful shutdown.
+app opens at import time are not fork-safe. The parent stays small (it imports neither
+Django nor the app: the first child reads the settings and reports whether they allow more
+processes), restarts a child that dies, gives up on a crash loop, and on SIGTERM/SIGINT
+passes the signal on and waits for the children's graceful shutdown.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from buildpack import log, messages
@@ -39,7 +41,7 @@ class Supervisor:
     def __init__(
         self,
         sock: socket.socket,
-        command_for: Callable[[int], list[str]],
+        command_for: Callable[[int, int | None], list[str]],
         shutdown_timeout: float,
         env: Mapping[str, str],
     ) -> None:
@@ -60,12 +62,35 @@ class Supervisor:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def spawn(self, index: int) -> None:
-        """Start web process *index*, handing it the listening socket."""
+    def spawn(
+        self, index: int, *, report_fd: int | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start web process *index*, handing it the listening socket (and *report_fd*)."""
+        fds: Sequence[int] = (self.sock.fileno(),)
+        if report_fd is not None:
+            fds = (*fds, report_fd)
         process = subprocess.Popen(
-            self.command_for(index), env=self.env, pass_fds=(self.sock.fileno(),)
+            self.command_for(index, report_fd),
+            env=dict(self.env if env is None else env),
+            pass_fds=fds,
         )
         self.children[index] = _Child(index, process, time.monotonic())
+
+    def read_report(self, fd: int) -> str | None:
+        """The line a child writes to the pipe *fd*; ``None`` if it exits (or we are asked to
+        stop) first. Closes *fd*."""
+        data = b""
+        try:
+            while self.stop_signal is None and b"\n" not in data:
+                ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
+                if ready:
+                    chunk = os.read(fd, 64)
+                    if not chunk:
+                        break
+                    data += chunk
+        finally:
+            os.close(fd)
+        return data.decode("ascii", "replace").strip() if b"\n" in data else None
 
     def supervise(self) -> int:
         """Watch children until a stop signal; returns the exit code."""

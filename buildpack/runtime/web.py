@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import socket
@@ -26,6 +25,7 @@ from buildpack.runtime import bootstrap, forwarded, sockets
 from buildpack.runtime.bootstrap import LaunchError
 
 COMPONENT = "web"
+SINGLE, SCALED = "single", "scaled"  # what process 0 reports to the supervisor
 DEFAULT_PORT = 8000
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 PING_INTERVAL = 20
@@ -114,36 +114,49 @@ def _start_line(where: str, processes: int, settings: Any, single: bool, backgro
 
 
 def _supervise(args: argparse.Namespace, sock: socket.socket, where: str, requested: int) -> int:
+    """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
+    layer crosses processes. The supervisor itself never imports Django (it stays small)."""
     from buildpack.runtime.supervisor import Supervisor, child_environment
     from buildpack.settings import QUIET
 
     cwd = str(Path.cwd())
 
-    def command_for(index: int) -> list[str]:
+    def command_for(index: int, report_fd: int | None) -> list[str]:
         command = [sys.executable, "-m", "buildpack", "web"]
         command += [args.app] if args.app else []
         command += ["--chdir", cwd, "--child-fd", str(sock.fileno()), "--child-index", str(index)]
-        return command
+        command += ["--processes", str(requested)]
+        return command + (["--report-fd", str(report_fd)] if report_fd is not None else [])
 
     supervisor = Supervisor(sock, command_for, shutdown_timeout(), child_environment({QUIET: "1"}))
     supervisor.install_signals()
-    supervisor.spawn(0)  # the first process starts importing the app right away
-    count = requested
-    try:
-        settings: Any = bootstrap.load_settings()
-        single = bootstrap.single_process(settings)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log.runtime_error(COMPONENT, messages.SETTINGS_FAILED_IN_SUPERVISOR.format(error=error))
-        settings, single = None, True
-    if single and settings is not None:
-        log.runtime_warning(COMPONENT, messages.FORK_REFUSED_MEMORY.format(requested=requested))
-        count = 1
-    if settings is not None:
-        log.runtime(COMPONENT, _start_line(where, count, settings, single, ""))
-    for index in range(1, count):
-        supervisor.spawn(index)
+    report_read, report_write = os.pipe()
+    # The first process starts importing the app right away and prints the start-up lines.
+    supervisor.spawn(0, report_fd=report_write, env=child_environment({}))
+    os.close(report_write)
+    mode = supervisor.read_report(report_read)
+    if mode is None and supervisor.stop_signal is None:
+        log.runtime_warning(COMPONENT, messages.FIRST_WEB_PROCESS_SILENT)
+    if mode == SCALED:
+        for index in range(1, requested):
+            supervisor.spawn(index)
     return supervisor.supervise()
+
+
+def _report_mode(args: argparse.Namespace, settings: Any, single: bool) -> None:
+    """Process 0 of a pre-forked dyno: print the start-up lines and tell the supervisor."""
+    requested = args.processes or 1
+    if single and requested > 1:
+        log.runtime_warning(COMPONENT, messages.FORK_REFUSED_MEMORY.format(requested=requested))
+    processes = 1 if single else requested
+    where = sockets.describe_fd(args.child_fd)
+    log.runtime(COMPONENT, _start_line(where, processes, settings, single, ""))
+    try:
+        os.write(args.report_fd, f"{SINGLE if single else SCALED}\n".encode("ascii"))
+    except OSError:  # the supervisor is gone; its SIGTERM follows
+        pass
+    finally:
+        os.close(args.report_fd)
 
 
 def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "") -> int:
@@ -154,13 +167,15 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         if child:
             bootstrap.prepare(args.chdir, args.app)
         settings = bootstrap.load_settings()
+        single = bootstrap.single_process(settings)
+        if args.report_fd is not None:
+            _report_mode(args, settings, single)
         application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
     from channels.layers import get_channel_layer
 
-    single = bootstrap.single_process(settings)
     layer = get_channel_layer()
     background = _background(application, layer) if single and layer is not None else None
     if not child:
@@ -247,6 +262,8 @@ def _probe(srv: Any, layer: Any) -> None:
         except LaunchError as exc:
             log.runtime_error(COMPONENT, str(exc))
             srv.begin_shutdown("Redis certificate not trusted", exit_code=1)
+
+    import asyncio
 
     srv.probe_task = asyncio.ensure_future(probe())
 
