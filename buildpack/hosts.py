@@ -40,7 +40,8 @@ def decide(
     updates: dict[str, Any] = {}
     notes: list[str] = []
     on_dyno = bool(environ.get("DYNO"))
-    if on_dyno and "SECURE_PROXY_SSL_HEADER" not in namespace:
+    behind_proxy = environ.get("CHANNELS_PROXY_HOPS", "").strip() != "0"
+    if on_dyno and behind_proxy and "SECURE_PROXY_SSL_HEADER" not in namespace:
         updates["SECURE_PROXY_SSL_HEADER"] = PROXY_SSL_HEADER
         notes.append("SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (behind the router)")
 

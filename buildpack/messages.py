@@ -213,7 +213,3 @@ CANNOT_LISTEN = (
     "cannot listen on port {port}: {error}. "
     "Fix: stop what uses the port, or set PORT to a free one."
 )
-FIRST_WEB_PROCESS_SILENT = (
-    "web process 0 exited before loading the settings (its error is above); "
-    "running 1 process until the dyno restarts."
-)

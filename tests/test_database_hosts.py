@@ -243,6 +243,10 @@ def test_proxy_header_only_on_a_dyno_and_only_when_unset() -> None:
         updates, notes = hosts.decide({"DYNO": "web.1"}, {"SECURE_PROXY_SSL_HEADER": user_value})
         assert "SECURE_PROXY_SSL_HEADER" not in updates
         assert not any("SECURE_PROXY_SSL_HEADER" in n for n in notes)
+    # CHANNELS_PROXY_HOPS=0 says nothing is in front: no proxy header is trusted at all
+    assert hosts.decide({"DYNO": "web.1", "CHANNELS_PROXY_HOPS": "0"}, {})[0] == {}
+    two_hops = {"DYNO": "web.1", "CHANNELS_PROXY_HOPS": "2"}
+    assert "SECURE_PROXY_SSL_HEADER" in hosts.decide(two_hops, {})[0]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,11 @@ CHAIN = f"{SPOOFED}, {CLIENT}"
         ([CLIENT], 2, CLIENT),  # a request that skipped the CDN: all entries are trusted
         ([SPOOFED, CLIENT], 1, CLIENT),  # several header lines are one list, in order
         (["2001:db8::1"], 1, "2001:db8::1"),
+        (["[2001:db8::1]:443"], 1, "2001:db8::1"),
+        (["198.51.100.7:5678"], 1, "198.51.100.7"),
+        (["::ffff:198.51.100.7"], 1, "198.51.100.7"),
+        (['"[2001:db8::2]"'], 1, "2001:db8::2"),
+        ([f"{CLIENT}, unknown"], 1, None),  # not an address: the TCP peer stands
         ([CHAIN], 0, None),
         ([""], 1, None),
         ([" , ,"], 1, None),
@@ -114,8 +119,10 @@ def test_web_launcher_believes_the_entry_the_router_appended(
     forwarded = {"X-Forwarded-For": CHAIN, "X-Forwarded-Proto": "https"}
 
     status, body = http_get(f"{web.http}/whoami/", headers=forwarded)
-    # https: on a dyno the settings layer sets SECURE_PROXY_SSL_HEADER for the router
-    assert (status, body) == (200, f"{expected} https")
+    # https from the router's X-Forwarded-Proto, unless CHANNELS_PROXY_HOPS=0 says there is
+    # no proxy (then the settings layer does not set SECURE_PROXY_SSL_HEADER either)
+    scheme = "http" if hops == "0" else "https"
+    assert (status, body) == (200, f"{expected} {scheme}")
     assert asyncio.run(_ws_client(f"{web.ws}/ws/group/room/", CHAIN)) == expected
     if hops is None:
         # A client that splits its forgery over two header lines gets nowhere either.

@@ -327,9 +327,33 @@ def test_prefork_settings_failure_is_shown_once_per_attempt_and_stops_the_dyno(
     web = deploy.web("web.1", processes=2, env={"RT_BREAK_SETTINGS": "1"}, wait=False)
     assert web.process.wait(90) == 1
     output = web.process.output()
-    assert "RT_BREAK_SETTINGS is set" in output
-    assert "web process 0 exited before loading the settings" in output
-    assert "ACCEPTING" not in output and "accepting connections" not in output
+    # each attempt of process 0 shows the cause once; the supervisor adds no copy of it
+    assert output.count("RuntimeError: RT_BREAK_SETTINGS is set") == 3, output
+    assert output.count("exited with 1; restarting it") == 2, output
+    assert "keep exiting right after start" in output
+    assert "accepting connections" not in output
+
+
+def test_prefork_process_0_that_fails_once_is_retried_and_the_others_follow(
+    platform: Platform,
+    procs: ProcessGroup,
+    runtime_build: Build,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """Process 0 dies before reporting (its settings failed once, and a process it forked
+    still holds the report pipe): the restarted process 0 reports, and all 3 start."""
+    once = tmp_path / "fail-once"
+    once.write_text("fail")
+    deploy = deployment(platform, procs, runtime_build, redis_server)
+    web = deploy.web("web.1", processes=3, env={"RT_FAIL_ONCE": str(once)}, wait=False)
+    matches = wait_for_matches(web.process, ACCEPTING, 3, timeout=60)
+    assert len({m.group(2) for m in matches}) == 3
+    output = web.process.output()
+    assert output.count("RuntimeError: RT_FAIL_ONCE") == 1, output
+    assert output.count("exited with 1; restarting it") == 1, output
+    assert "processes 3" in output and "mode scaled" in output
+    assert web.process.is_running()
 
 
 @pytest.mark.redis

@@ -27,15 +27,30 @@ DEFAULT_HOPS = 1
 def trusted_entry(values: Iterable[str], hops: int) -> str | None:
     """The address the outermost trusted proxy saw, from the header lines ``values``.
 
-    ``None`` when there is nothing to believe (no entries, or ``hops`` < 1). A chain shorter
-    than ``hops`` (a request that skipped the CDN) gives its leftmost entry: every entry in it
-    was written by a trusted proxy.
+    ``None`` when there is nothing to believe (no entries, ``hops`` < 1, or an entry there
+    that is not an IP address, like ``unknown``). A chain shorter than ``hops`` (a request
+    that skipped the CDN) gives its leftmost entry: every entry in it was written by a trusted
+    proxy. ``[v6]:port``, ``v4:port`` and IPv4-mapped forms are reduced to the address.
     """
     entries = [entry.strip() for value in values for entry in value.split(",")]
     entries = [entry for entry in entries if entry]
     if hops < 1 or not entries:
         return None
-    return entries[-hops] if hops <= len(entries) else entries[0]
+    return _address(entries[-hops] if hops <= len(entries) else entries[0])
+
+
+def _address(entry: str) -> str | None:
+    host = entry.strip('"')
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def install(hops: int) -> None:

@@ -26,6 +26,7 @@ FAST_EXIT_SECONDS = 10.0
 MAX_FAST_EXITS = 3
 POLL_SECONDS = 0.2
 KILL_GRACE = 5.0
+SINGLE, SCALED = "single", "scaled"  # what process 0 reports
 
 
 @dataclass
@@ -52,6 +53,11 @@ class Supervisor:
         self.children: dict[int, _Child] = {}
         self.stop_signal: str | None = None
         self.fast_exits = 0
+        self.processes = 1
+        self.first_env: Mapping[str, str] = self.env
+        self.mode: str | None = None  # what process 0 reported: SCALED or SINGLE
+        self._report_fd: int | None = None
+        self._report = b""
 
     def install_signals(self) -> None:
         """SIGTERM/SIGINT ask for a graceful stop (repeats are ignored)."""
@@ -76,26 +82,55 @@ class Supervisor:
         )
         self.children[index] = _Child(index, process, time.monotonic())
 
-    def read_report(self, fd: int) -> str | None:
-        """The line a child writes to the pipe *fd*; ``None`` if it exits (or we are asked to
-        stop) first. Closes *fd*."""
-        data = b""
+    def start(self, processes: int, first_env: Mapping[str, str]) -> None:
+        """Start process 0 (with *first_env* and a report pipe); the others follow once it
+        reports :data:`SCALED` (see :meth:`supervise`)."""
+        self.processes = processes
+        self.first_env = first_env
+        self._spawn_reporting()
+
+    def _spawn_reporting(self) -> None:
+        read_fd, write_fd = os.pipe()
         try:
-            while self.stop_signal is None and b"\n" not in data:
-                ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
-                if ready:
-                    chunk = os.read(fd, 64)
-                    if not chunk:
-                        break
-                    data += chunk
+            self.spawn(0, report_fd=write_fd, env=self.first_env)
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
-            os.close(fd)
-        return data.decode("ascii", "replace").strip() if b"\n" in data else None
+            os.close(write_fd)
+        self._report_fd, self._report = read_fd, b""
+
+    def _wait(self) -> None:
+        """Sleep one poll interval, reading process 0's report meanwhile if it is due."""
+        if self._report_fd is None:
+            time.sleep(POLL_SECONDS)
+            return
+        ready, _, _ = select.select([self._report_fd], [], [], POLL_SECONDS)
+        if ready:
+            self._read_report()
+
+    def _read_report(self) -> None:
+        assert self._report_fd is not None
+        chunk = os.read(self._report_fd, 64)
+        self._report += chunk
+        if b"\n" in self._report:
+            self.mode = self._report.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+            self._close_report()
+            if self.mode == SCALED and self.stop_signal is None:
+                for index in range(1, self.processes):
+                    self.spawn(index)
+        elif not chunk:
+            self._close_report()  # process 0 is gone; its restart gets a new pipe
+
+    def _close_report(self) -> None:
+        if self._report_fd is not None:
+            os.close(self._report_fd)
+            self._report_fd = None
 
     def supervise(self) -> int:
         """Watch children until a stop signal; returns the exit code."""
         while self.stop_signal is None:
-            time.sleep(POLL_SECONDS)
+            self._wait()
             for child in list(self.children.values()):
                 code = child.process.poll()
                 if code is None or self.stop_signal is not None:
@@ -118,7 +153,13 @@ class Supervisor:
         )
         if self.fast_exits:
             time.sleep(min(1.0 * self.fast_exits, 5.0))
-        self.spawn(child.index)
+        if child.index == 0 and self.mode is None:
+            # Process 0 died before reporting (a fork of it may still hold the pipe open):
+            # the restarted one reads the settings and reports instead.
+            self._close_report()
+            self._spawn_reporting()
+        else:
+            self.spawn(child.index)
         return True
 
     def _stop_children(self) -> int:
@@ -135,6 +176,7 @@ class Supervisor:
                 child.process.kill()
                 child.process.wait()
         self.sock.close()
+        self._close_report()
         codes = [child.process.returncode for child in self.children.values()]
         log.runtime("web", f"supervisor stopped ({self.stop_signal}); children exited with {codes}")
         return 0 if all(code == 0 for code in codes) else 1

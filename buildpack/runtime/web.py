@@ -23,9 +23,9 @@ from typing import Any
 from buildpack import log, messages
 from buildpack.runtime import bootstrap, forwarded, sockets
 from buildpack.runtime.bootstrap import LaunchError
+from buildpack.runtime.supervisor import SCALED, SINGLE
 
 COMPONENT = "web"
-SINGLE, SCALED = "single", "scaled"  # what process 0 reports to the supervisor
 DEFAULT_PORT = 8000
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 PING_INTERVAL = 20
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
     requested = args.processes or _int_env("WEB_CONCURRENCY", 1)
     if requested <= 1:
         return _serve(args, sock.detach(), child=False, where=where)
-    return _supervise(args, sock, where, requested)
+    return _supervise(args, sock, requested)
 
 
 def _start_line(where: str, processes: int, settings: Any, single: bool, background: str) -> str:
@@ -113,7 +113,7 @@ def _start_line(where: str, processes: int, settings: Any, single: bool, backgro
     )
 
 
-def _supervise(args: argparse.Namespace, sock: socket.socket, where: str, requested: int) -> int:
+def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) -> int:
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
     from buildpack.runtime.supervisor import Supervisor, child_environment
@@ -130,16 +130,9 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, where: str, reques
 
     supervisor = Supervisor(sock, command_for, shutdown_timeout(), child_environment({QUIET: "1"}))
     supervisor.install_signals()
-    report_read, report_write = os.pipe()
-    # The first process starts importing the app right away and prints the start-up lines.
-    supervisor.spawn(0, report_fd=report_write, env=child_environment({}))
-    os.close(report_write)
-    mode = supervisor.read_report(report_read)
-    if mode is None and supervisor.stop_signal is None:
-        log.runtime_warning(COMPONENT, messages.FIRST_WEB_PROCESS_SILENT)
-    if mode == SCALED:
-        for index in range(1, requested):
-            supervisor.spawn(index)
+    # Process 0 starts importing the app right away, prints the start-up lines and reports
+    # whether the others may start (not with the in-memory layer).
+    supervisor.start(requested, first_env=child_environment({}))
     return supervisor.supervise()
 
 
@@ -163,6 +156,8 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     """Serve on *fileno* in this process (a pre-forked child, or the only process)."""
     from buildpack.runtime import server  # first: installs Twisted's asyncio reactor
 
+    if args.report_fd is not None:
+        os.set_inheritable(args.report_fd, False)  # not for processes the app starts
     try:
         if child:
             bootstrap.prepare(args.chdir, args.app)
