@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from buildpack.runtime.forwarded import configured_hops
+
 PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # What Django allows when DEBUG is on and ALLOWED_HOSTS is empty; kept if we add hosts.
 DEBUG_DEFAULT_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
@@ -40,7 +42,7 @@ def decide(
     updates: dict[str, Any] = {}
     notes: list[str] = []
     on_dyno = bool(environ.get("DYNO"))
-    behind_proxy = environ.get("CHANNELS_PROXY_HOPS", "").strip() != "0"
+    behind_proxy = configured_hops(environ) != 0
     if on_dyno and behind_proxy and "SECURE_PROXY_SSL_HEADER" not in namespace:
         updates["SECURE_PROXY_SSL_HEADER"] = PROXY_SSL_HEADER
         notes.append("SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (behind the router)")

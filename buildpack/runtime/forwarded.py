@@ -17,11 +17,21 @@ The dual-stack listener sees IPv4 peers as ``::ffff:a.b.c.d``; they are reported
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 HOPS_VARIABLE = "CHANNELS_PROXY_HOPS"
 DEFAULT_HOPS = 1
+
+
+def configured_hops(environ: Mapping[str, str]) -> int | None:
+    """``CHANNELS_PROXY_HOPS`` (default 1; below 0 counts as 0); ``None`` when it is set to
+    something that is not a whole number."""
+    raw = environ.get(HOPS_VARIABLE, "").strip()
+    try:
+        return max(int(raw), 0) if raw else DEFAULT_HOPS
+    except ValueError:
+        return None
 
 
 def trusted_entry(values: Iterable[str], hops: int) -> str | None:
@@ -87,13 +97,8 @@ def _narrowed(headers: Any, address_header_name: str, hops: int) -> dict[bytes, 
 
 def _unmapped(address: Any) -> Any:
     """``[host, port]`` with an IPv4-mapped IPv6 host written as plain IPv4."""
-    if not address:
-        return address
-    try:
-        mapped = ipaddress.ip_address(str(address[0])).ipv4_mapped  # type: ignore[union-attr]
-    except (ValueError, AttributeError):
-        return address
-    return [str(mapped), address[1]] if mapped else address
+    host = _address(str(address[0])) if address else None
+    return [host, address[1]] if host else address
 
 
 def _as_lists(headers: Any) -> dict[bytes, list[bytes]]:

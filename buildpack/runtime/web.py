@@ -235,7 +235,10 @@ def _build_server(
 def _forwarded_address_header() -> str:
     """Daphne's address header, narrowed to the entry the trusted proxies wrote (none at
     all with ``CHANNELS_PROXY_HOPS=0``)."""
-    forwarded.install(max(_int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS), 0))
+    hops = forwarded.configured_hops(os.environ)
+    if hops is None:  # not a whole number: _int_env says so and gives the default
+        hops = _int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS)
+    forwarded.install(hops)
     return "X-Forwarded-For"
 
 
