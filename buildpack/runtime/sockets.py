@@ -8,8 +8,10 @@ connects over IPv6), falling back to ``0.0.0.0`` where the host has no IPv6.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+from collections.abc import Iterator
 
 BACKLOG = 2048
 
@@ -54,10 +56,23 @@ def describe(sock: socket.socket) -> str:
     return f"{host}:{port}" + (" (IPv4 only)" if host == "0.0.0.0" else "")
 
 
-def describe_fd(fileno: int) -> str:
-    """:func:`describe` for an inherited listening socket, left open."""
+@contextlib.contextmanager
+def _adopted(fileno: int) -> Iterator[socket.socket]:
+    """A socket object over an inherited descriptor, left open afterwards."""
     sock = socket.socket(fileno=fileno)
     try:
-        return describe(sock)
+        yield sock
     finally:
         sock.detach()
+
+
+def describe_fd(fileno: int) -> str:
+    """:func:`describe` for an inherited listening socket."""
+    with _adopted(fileno) as sock:
+        return describe(sock)
+
+
+def family_fd(fileno: int) -> int:
+    """The address family of an inherited listening socket."""
+    with _adopted(fileno) as sock:
+        return int(sock.family)

@@ -176,7 +176,8 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     if not child:
         names = ", ".join(background.channels) if background else ""
         log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
-    srv = _build_server(server, application, fileno, _family(fileno), background, shared=child)
+    family = sockets.family_fd(fileno)
+    srv = _build_server(server, application, fileno, family, background, shared=child)
     index = args.child_index if child else 0
 
     def on_running() -> None:
@@ -191,14 +192,6 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return int(srv.exit_code)
-
-
-def _family(fileno: int) -> int:
-    probe = socket.socket(fileno=fileno)
-    try:
-        return int(probe.family)
-    finally:
-        probe.detach()
 
 
 def _background(application: Any, layer: Any) -> Any:
