@@ -11,13 +11,21 @@ import importlib
 import importlib.metadata
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from buildpack import __version__, log, messages, pins
 from buildpack.detect import detect
 from buildpack.envdir import read_env_dir
-from buildpack.install import AppPython, InstallError, find_app_python, install, install_runtime
+from buildpack.install import (
+    AppPython,
+    InstallError,
+    find_app_python,
+    install,
+    install_runtime,
+    is_installed,
+)
 from buildpack.install import python_version as app_python_version
 from buildpack.redact import redact_text
 
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
 STATE_DIR = ".channels-buildpack"
 STATE_FILE = f"{STATE_DIR}/build.json"
 REDIS_ADDON_VAR = "CHANNELS_BUILDPACK_REDIS_ADDON"
+T = TypeVar("T")
 _FALSY = ("0", "false", "no", "off")
 
 
@@ -60,10 +69,9 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     log.step("Installing the channels-buildpack runtime into the app's Python")
-    installed: list[bool] = []
-    _guard_install(lambda: installed.append(install_runtime(app, bp_dir, cache_dir, config_vars)))
+    installed = _guard_install(lambda: install_runtime(app, bp_dir, cache_dir, config_vars))
     importlib.invalidate_caches()
-    how = "installed" if installed and installed[0] else "already installed (cached)"
+    how = "installed" if installed else "already installed (cached)"
     log.detail(f"channels-buildpack {__version__} {how}: `channels-buildpack web|worker` on PATH")
 
     from buildpack.analysis import analyze
@@ -94,22 +102,14 @@ def _app_python(build_dir: Path) -> AppPython:
     return app
 
 
-def _guard_install(action: object) -> None:
-    assert callable(action)
+def _guard_install(action: Callable[[], T]) -> T:
+    """Run an install step; an install failure becomes the build-log error that explains it."""
     try:
-        action()
+        return action()
     except InstallError as exc:
         if exc.what == "pip":
             raise _fail(messages.PIP_UNAVAILABLE.format(detail=exc.code)) from exc
         raise _fail(messages.INSTALL_FAILED.format(what=exc.what, code=exc.code)) from exc
-
-
-def _installed(name: str) -> bool:
-    try:
-        importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def _fix_line(plan: Plan, package: str) -> tuple[str, str]:
@@ -128,7 +128,7 @@ def _install_server_packages(
     plan: Plan, app: AppPython, cache_dir: Path, config_vars: dict[str, str]
 ) -> None:
     required = pins.REQUIRED["channels" if plan.is_channels else "django"]
-    missing = [name for name in required if not _installed(name)]
+    missing = [name for name in required if not is_installed(name)]
     log.step("Checking the server packages")
     for name in required:
         if name not in missing:

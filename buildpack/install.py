@@ -33,6 +33,7 @@ RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
 TOMLI = "tomli>=2.0"
 DIGEST_MARKER = "_installed_from"
+_NAME_END = re.compile(r"[<>=!~;\s\[]")  # where a requirement's project name ends
 PASS_THROUGH_PIP_VARS = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
@@ -173,15 +174,17 @@ def runtime_dependencies() -> list[str]:
     return wanted
 
 
+def is_installed(name: str) -> bool:
+    """Whether distribution *name* is installed in this Python."""
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def _missing(requirements: Sequence[str]) -> list[str]:
-    missing = []
-    for requirement in requirements:
-        name = re.split(r"[<>=!~;\s\[]", requirement, maxsplit=1)[0]
-        try:
-            importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(requirement)
-    return missing
+    return [r for r in requirements if not is_installed(_NAME_END.split(r, maxsplit=1)[0])]
 
 
 def _installed_marker() -> Path | None:
