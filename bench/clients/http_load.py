@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import time
 
-from bench.clients.sync import raise_fd_limit, sleep_until, wait_for_file, write_json
+from bench.clients.sync import raise_fd_limit, run_client, sleep_until, wait_for_file, write_json
 
 
 class _Stats:
@@ -192,12 +192,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/health/")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--go-file", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--max-seconds", type=float, default=60.0)
-    args = parser.parse_args()
-    write_json(args.out, asyncio.run(_run(args)))
+    run_client(parser, _run, until="go", max_seconds=60.0)
 
 
 if __name__ == "__main__":

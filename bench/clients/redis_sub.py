@@ -8,14 +8,13 @@ Every message on ``--channel`` is a message id; on receipt it sends the UDP data
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import time
 from pathlib import Path
 
 from redis import asyncio as aioredis
 
-from bench.clients.sync import write_json
+from bench.clients.sync import run_client, write_json
 
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
@@ -47,12 +46,7 @@ def main() -> None:
     parser.add_argument("--channel", required=True)
     parser.add_argument("--client", type=int, default=0)
     parser.add_argument("--udp-port", type=int, required=True)
-    parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--stop-file", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--max-seconds", type=float, default=300.0)
-    args = parser.parse_args()
-    write_json(args.out, asyncio.run(_run(args)))
+    run_client(parser, _run, until="stop", max_seconds=300.0)
 
 
 if __name__ == "__main__":

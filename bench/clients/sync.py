@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +42,20 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run_client(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Any]],
+    *,
+    until: str,
+    max_seconds: float,
+) -> None:
+    """Add the coordination options (``--ready-file``, ``--go-file`` or ``--stop-file`` as
+    *until* says, ``--out``, ``--max-seconds``), parse, run, and write the result to --out."""
+    parser.add_argument("--ready-file", required=True)
+    parser.add_argument(f"--{until}-file", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--max-seconds", type=float, default=max_seconds)
+    args = parser.parse_args()
+    write_json(args.out, asyncio.run(run(args)))

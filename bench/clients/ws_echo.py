@@ -17,7 +17,7 @@ import time
 
 from websockets.asyncio.client import connect
 
-from bench.clients.sync import raise_fd_limit, sleep_until, wait_for_file, write_json
+from bench.clients.sync import raise_fd_limit, run_client, sleep_until, wait_for_file, write_json
 
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
@@ -91,12 +91,7 @@ def main() -> None:
     parser.add_argument("--origin", required=True)
     parser.add_argument("--mode", choices=("echo", "group"), default="echo")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--go-file", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--max-seconds", type=float, default=60.0)
-    args = parser.parse_args()
-    write_json(args.out, asyncio.run(_run(args)))
+    run_client(parser, _run, until="go", max_seconds=60.0)
 
 
 if __name__ == "__main__":

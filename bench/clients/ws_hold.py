@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.clients.sync import raise_fd_limit, write_json
+from bench.clients.sync import raise_fd_limit, run_client, write_json
 
 ABNORMAL = 1006
 
@@ -149,12 +149,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("hold", "fanout", "shutdown"), default="hold")
     parser.add_argument("--client", type=int, default=0)
     parser.add_argument("--udp-port", type=int, default=0)
-    parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--stop-file", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--max-seconds", type=float, default=120.0)
-    args = parser.parse_args()
-    write_json(args.out, asyncio.run(_run(args)))
+    run_client(parser, _run, until="stop", max_seconds=120.0)
 
 
 if __name__ == "__main__":
