@@ -24,6 +24,7 @@ from buildpack.layers.redis import (
     receive_exactly_once,
     reserve_connections,
 )
+from tests.support.layers import disconnect_round
 from tests.support.redis import RedisServer
 
 
@@ -264,39 +265,14 @@ def test_cancelled_consumers_stop_receiving_promptly(redis_server: RedisServer) 
     receive; channels_redis then loops on BZPOPMIN (stock: until a 5 s timeout error; with
     a longer socket_timeout: forever). A graceful web shutdown waited on exactly that.
     """
-    from channels.utils import await_many_dispatch
-
-    async def consumer(layer: RedisChannelLayer, stop: asyncio.Event) -> None:
-        name = await layer.new_channel()
-        await layer.group_add("drain", name)
-
-        async def client_receive() -> dict[str, str]:
-            await stop.wait()
-            return {"type": "websocket.disconnect"}
-
-        async def dispatch(message: dict[str, str]) -> None:
-            await layer.group_discard("drain", name)
-            raise StopAsyncIteration
-
-        with contextlib.suppress(StopAsyncIteration):
-            await await_many_dispatch([client_receive, lambda: layer.receive(name)], dispatch)
 
     async def scenario() -> list[int]:
         layer = RedisChannelLayer(hosts=[redis_server.url])
         still_running = []
         for _ in range(4):
-            stops = [asyncio.Event() for _ in range(40)]
-            tasks = [asyncio.ensure_future(consumer(layer, stop)) for stop in stops]
-            await asyncio.sleep(0.3)
-            for stop in stops:
-                stop.set()
-                await asyncio.sleep(0.0005)
             # well inside the 5 s blocking read: cancellations were delivered, not waited out
-            _, pending = await asyncio.wait(tasks, timeout=2.5)
-            still_running.append(len(pending))
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, pending = await disconnect_round(layer, 40, settle=0.3, timeout=2.5)
+            still_running.append(pending)
         await layer.close_pools()
         return still_running
 

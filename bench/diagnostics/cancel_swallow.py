@@ -25,35 +25,16 @@ consumers still running after 20 s).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
-import time
 
 CONSUMERS = 40
 GAP = 0.0005  # disconnects arrive one after another, like closing sockets
 
 
-async def _consumer(layer, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
-    from channels.utils import await_many_dispatch
-
-    name = await layer.new_channel()
-    await layer.group_add("drain", name)
-
-    async def client_receive() -> dict[str, str]:
-        await stop.wait()
-        return {"type": "websocket.disconnect"}
-
-    async def dispatch(message: dict[str, str]) -> None:
-        if message["type"] == "websocket.disconnect":
-            await layer.group_discard("drain", name)
-            raise StopAsyncIteration
-
-    with contextlib.suppress(StopAsyncIteration):
-        await await_many_dispatch([client_receive, lambda: layer.receive(name)], dispatch)
-
-
 async def _rounds(url: str, which: str) -> list[tuple[float, int]]:
+    from tests.support.layers import disconnect_round
+
     if which == "ours":
         from buildpack.layers.redis import RedisChannelLayer
     else:
@@ -61,18 +42,8 @@ async def _rounds(url: str, which: str) -> list[tuple[float, int]]:
     layer = RedisChannelLayer(hosts=[url])
     results = []
     for _ in range(5):
-        stops = [asyncio.Event() for _ in range(CONSUMERS)]
-        tasks = [asyncio.ensure_future(_consumer(layer, s)) for s in stops]
-        await asyncio.sleep(0.5)
-        started = time.monotonic()
-        for stop in stops:
-            stop.set()
-            await asyncio.sleep(GAP)
-        _, pending = await asyncio.wait(tasks, timeout=20)
-        results.append((round(time.monotonic() - started, 2), len(pending)))
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        seconds, pending = await disconnect_round(layer, CONSUMERS, settle=0.5, timeout=20, gap=GAP)
+        results.append((round(seconds, 2), pending))
     await layer.close_pools()
     return results
 
