@@ -49,8 +49,10 @@ def ensure_venv(extra: str) -> Path:
     if not PYTHON.exists():
         print(f"dev.py: creating {VENV} ...", flush=True)
         _create_venv()
+    # The .pth is copied into site-packages at install time (not linked): reinstall when it changes.
+    inputs = [ROOT / "pyproject.toml", ROOT / "buildpack" / "channels_buildpack.pth"]
     wanted = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + extra.encode() + sys.version.encode()
+        b"".join(p.read_bytes() for p in inputs) + extra.encode() + sys.version.encode()
     ).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
         print(f"dev.py: installing channels-buildpack[{extra}] into {VENV} ...", flush=True)

@@ -15,6 +15,6 @@ class ChannelsBuildpackConfig(AppConfig):  # type: ignore[misc]
     verbose_name = "channels-buildpack"
 
     def ready(self) -> None:
-        from buildpack import checks
+        from buildpack.runtime.config import checks
 
         checks.register()

@@ -94,32 +94,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from buildpack.detect import NOT_DETECTED_EXIT
-    from buildpack.detect import main as detect_main
+    from buildpack.core.detect import NOT_DETECTED_EXIT
+    from buildpack.core.detect import main as detect_main
 
     code = detect_main(["detect", args.build_dir])
     return 1 if code == NOT_DETECTED_EXIT else code
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from buildpack.compile import run
+    from buildpack.platforms.classic import compile_app
 
     env_dir = Path(args.env_dir) if args.env_dir else None
     bp_dir = Path(__file__).resolve().parent.parent
-    return run(Path(args.build_dir), Path(args.cache_dir), env_dir, bp_dir)
+    return compile_app(Path(args.build_dir), Path(args.cache_dir), env_dir, bp_dir)
 
 
 def _release(args: argparse.Namespace) -> int:
-    from buildpack.release import release_yaml
+    from buildpack.platforms.classic import release_yaml
 
     sys.stdout.write(release_yaml(Path(args.build_dir)))
     return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from buildpack.analysis import analyze
+    from buildpack.core.analysis import analyze
+    from buildpack.core.report import plan_text
     from buildpack.redact import redact_text
-    from buildpack.report import plan_text
 
     plan = analyze(Path(args.dir))
     if args.json:
@@ -138,8 +138,8 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _procfile(args: argparse.Namespace) -> int:
-    from buildpack import generate, procfile
-    from buildpack.analysis import analyze
+    from buildpack.core import generate, procfile
+    from buildpack.core.analysis import analyze
 
     plan = analyze(Path(args.dir))
     if plan.errors or plan.kind == "none":
@@ -150,19 +150,19 @@ def _procfile(args: argparse.Namespace) -> int:
 
 
 def _web(args: argparse.Namespace) -> int:
-    from buildpack.runtime.web import main as web_main
+    from buildpack.runtime.launchers.web import main as web_main
 
     return web_main(args)
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from buildpack.runtime.worker import main as worker_main
+    from buildpack.runtime.launchers.worker import main as worker_main
 
     return worker_main(args)
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from buildpack.runtime.migrate import main as migrate_main
+    from buildpack.runtime.launchers.migrate import main as migrate_main
 
     return migrate_main(args)
 

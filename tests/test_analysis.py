@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from buildpack import messages
-from buildpack.analysis import analyze, describe_asgi
-from buildpack.asgi_scan import (
+from buildpack.core.analysis import analyze, describe_asgi
+from buildpack.core.asgi_scan import (
     GENERATED_MODULE,
     classify,
     default_asgi_module,
@@ -26,8 +26,8 @@ from buildpack.asgi_scan import (
     sibling_module,
     split_app_path,
 )
-from buildpack.plan import AsgiInfo, Plan, SettingsInfo
-from buildpack.pysource import (
+from buildpack.core.plan import AsgiInfo, Plan, SettingsInfo
+from buildpack.core.pysource import (
     MAX_SOURCE_BYTES,
     ModuleFile,
     ModuleIndex,
@@ -37,8 +37,8 @@ from buildpack.pysource import (
     parse_file,
     setdefault_settings_module,
 )
-from buildpack.report import plan_rows, plan_text
-from buildpack.settings_reader import SettingsNotFound, read_namespace, read_settings
+from buildpack.core.report import plan_rows, plan_text
+from buildpack.core.settings_reader import SettingsNotFound, read_namespace, read_settings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_META: dict[str, dict[str, Any]] = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from buildpack.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
+from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
 
 IDS = [f"channels_buildpack.W00{i}" for i in range(1, 7)]
 W001, W002, W003, W004, W005, W006 = IDS
@@ -495,7 +495,7 @@ def test_w006_message_names_the_application(scenario_results: dict[str, list[lis
 def test_register_is_idempotent() -> None:
     from django.core.checks.registry import registry
 
-    from buildpack import checks
+    from buildpack.runtime.config import checks
 
     before = set(registry.deployment_checks)
     checks.register()

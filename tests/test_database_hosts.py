@@ -1,5 +1,5 @@
-"""Unit tests for buildpack.database (DATABASE_URL -> DATABASES, ASGI vs WSGI) and
-buildpack.hosts (proxy header, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS)."""
+"""Unit tests for buildpack.runtime.config.database (DATABASE_URL -> DATABASES, ASGI vs WSGI) and
+buildpack.runtime.config.hosts (proxy header, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import dj_database_url
 import pytest
 
-from buildpack import database, hosts
-from buildpack.layer_config import ConfigError
+from buildpack.runtime.config import database, hosts
+from buildpack.runtime.config.layer_config import ConfigError
 
 PW = "pgS3cretPW"
 REMOTE_URL = f"postgres://u1:{PW}@ec2-9-8-7-6.compute-1.amazonaws.com:5432/d1abc"

@@ -1,4 +1,4 @@
-"""Unit tests for buildpack.deps: static reading of an app's declared dependencies."""
+"""Unit tests for buildpack.core.deps: static reading of an app's declared dependencies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.deps import (
+from buildpack.core.deps import (
     MAX_FILE_BYTES,
     Dependencies,
     Requirement,

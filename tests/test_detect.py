@@ -1,4 +1,4 @@
-"""Unit tests for detection: ``buildpack.detect``, ``bin/detect`` and its grep fallback.
+"""Unit tests for detection: ``buildpack.core.detect``, ``bin/detect`` and its grep fallback.
 
 No network, no servers: the scripts run on fixture apps and small trees in ``tmp_path``.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import detect as detect_module
-from buildpack.detect import CHANNELS, DJANGO, NOT_DETECTED_EXIT, detect, find_manage_py
+from buildpack.core import detect as detect_module
+from buildpack.core.detect import CHANNELS, DJANGO, NOT_DETECTED_EXIT, detect, find_manage_py
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -182,7 +182,7 @@ def test_bin_detect_without_argument_fails() -> None:
 
 
 def test_detect_script_exit_codes(tmp_path: Path) -> None:
-    script = REPO / "buildpack" / "detect.py"
+    script = REPO / "buildpack" / "core" / "detect.py"
     python = str(Path(REAL_PYTHON_DIR) / "python3")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

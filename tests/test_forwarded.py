@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from twisted.web.http_headers import Headers
 
-from buildpack.runtime.forwarded import _narrowed, _unmapped, trusted_entry
+from buildpack.runtime.launchers.forwarded import _narrowed, _unmapped, trusted_entry
 from tests.conftest import LOCAL_HOSTS
 from tests.support.deployment import Deployment
 from tests.support.platform import Build, Platform

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import install, pins
-from buildpack.analysis import analyze
-from buildpack.compile import STATE_FILE
-from buildpack.envdir import MAX_VALUE_BYTES, read_env_dir
-from buildpack.generate import (
+from buildpack.core import install, pins
+from buildpack.core.analysis import analyze
+from buildpack.core.build import STATE_FILE
+from buildpack.core.envdir import MAX_VALUE_BYTES, read_env_dir
+from buildpack.core.generate import (
     MARKER,
     PROFILE_SCRIPT,
     asgi_module_source,
@@ -34,10 +34,10 @@ from buildpack.generate import (
     profile_script,
     write_generated_asgi,
 )
-from buildpack.install import AppPython, find_app_python, relocate_scripts
-from buildpack.plan import Plan
-from buildpack.procfile import Commands
-from buildpack.release import REDIS_ADDON, release_yaml
+from buildpack.core.install import AppPython, find_app_python, relocate_scripts
+from buildpack.core.plan import Plan
+from buildpack.core.procfile import Commands
+from buildpack.platforms.classic import REDIS_ADDON, release_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -654,7 +654,7 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from buildpack.install import RUNTIME_DEPENDENCIES, TOMLI
+    from buildpack.core.install import RUNTIME_DEPENDENCIES, TOMLI
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert declared == [*RUNTIME_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]

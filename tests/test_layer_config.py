@@ -1,5 +1,6 @@
-"""Unit tests for buildpack.layer_config: every row of the CHANNEL_LAYERS selection table,
-TLS verification, and every malformed environment value (ConfigError, never a password)."""
+"""Unit tests for buildpack.runtime.config.layer_config: every row of the CHANNEL_LAYERS
+selection table, TLS verification, and every malformed environment value (ConfigError, never
+a password)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from buildpack.layer_config import ConfigError, LayerDecision, decide, redis_urls
-from buildpack.layers import (
+from buildpack.runtime.config.layer_config import ConfigError, LayerDecision, decide, redis_urls
+from buildpack.runtime.layers import (
     MEMORY_BACKEND,
     PUBSUB_BACKEND,
     RABBITMQ_BACKEND,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from channels.exceptions import ChannelFull
 
-from buildpack.layers.memory import InMemoryChannelLayer
-from buildpack.layers.redis import (
+from buildpack.runtime.layers.memory import InMemoryChannelLayer
+from buildpack.runtime.layers.redis import (
     CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     SOCKET_TIMEOUT_MARGIN,

@@ -1,4 +1,4 @@
-"""Unit tests for ``buildpack.procfile``: parse, render from ``Procfile.template``, lint."""
+"""Unit tests for ``buildpack.core.procfile``: parse, render from ``Procfile.template``, lint."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from buildpack import messages
-from buildpack.procfile import Commands, lint, parse, render
+from buildpack.core.procfile import Commands, lint, parse, render
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "Procfile.template"
 

@@ -1,6 +1,6 @@
-"""Unit tests for buildpack.settings.configure on a plain dict namespace, and for
-buildpack.autoload for real: child interpreters where the installed ``channels_buildpack.pth``
-runs at start, exactly as on a dyno."""
+"""Unit tests for buildpack.runtime.config.settings.configure on a plain dict namespace, and for
+buildpack.runtime.config.autoload for real: child interpreters where the installed
+``channels_buildpack.pth`` runs at start, exactly as on a dyno."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from buildpack import settings as layer
-from buildpack.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
-from buildpack.settings import CHECKS_APP, CONFIGURED_FLAG, MODE_FLAG, configure
+from buildpack.runtime.config import settings as layer
+from buildpack.runtime.config.settings import CHECKS_APP, CONFIGURED_FLAG, MODE_FLAG, configure
+from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PW = "redisPW9876"
@@ -308,7 +308,7 @@ print(json.dumps({
     "hosts": layers["default"].get("CONFIG", {}).get("hosts"),
     "settings_module": settings.SETTINGS_MODULE,
     "apps": list(settings.INSTALLED_APPS),
-    "autoload_imported": "buildpack.autoload" in sys.modules,
+    "autoload_imported": "buildpack.runtime.config.autoload" in sys.modules,
     "buildpack_imported": "buildpack" in sys.modules,
     "finder_left": any(type(f).__name__ == "SettingsFinder" for f in sys.meta_path),
     "module_configured": bool(getattr(sys.modules[name], "_channels_buildpack_configured", 0)),

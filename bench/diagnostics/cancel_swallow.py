@@ -36,7 +36,7 @@ async def _rounds(url: str, which: str) -> list[tuple[float, int]]:
     from tests.support.layers import disconnect_round
 
     if which == "ours":
-        from buildpack.layers.redis import RedisChannelLayer
+        from buildpack.runtime.layers.redis import RedisChannelLayer
     else:
         from channels_redis.core import RedisChannelLayer
     layer = RedisChannelLayer(hosts=[url])

@@ -133,7 +133,7 @@ class Deployment:
 
 async def send_jobs(url: str, channel: str, ids: list[str], **fields: Any) -> None:
     """Send job messages from this test process through our Redis layer."""
-    from buildpack.layers.redis import RedisChannelLayer
+    from buildpack.runtime.layers.redis import RedisChannelLayer
 
     layer = RedisChannelLayer(hosts=[url], capacity=100_000)
     try:

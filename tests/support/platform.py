@@ -129,7 +129,7 @@ class Build:
         return bool(self.compile and self.compile.returncode == 0 and self.release)
 
     def procfile(self) -> dict[str, str]:
-        from buildpack.procfile import parse
+        from buildpack.core.procfile import parse
 
         path = self.app_dir / "Procfile"
         return parse(path.read_text()) if path.is_file() else {}
@@ -279,7 +279,7 @@ class Platform:
 
 def _declared(build_dir: Path) -> list[str]:
     """Requirements to install for Pipfile/Poetry apps: locked versions when there is a lock."""
-    from buildpack.deps import read_dependencies
+    from buildpack.core.deps import read_dependencies
 
     deps = read_dependencies(build_dir)
     wanted = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the buildpack package
 _SEARCH = (_PACKAGE_DIR / "_templates", _PACKAGE_DIR.parent / "templates", _PACKAGE_DIR.parent)
 
 

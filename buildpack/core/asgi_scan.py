@@ -10,9 +10,9 @@ import os
 from collections import deque
 from pathlib import Path
 
-from buildpack.detect import SKIP_DIRS
-from buildpack.plan import AsgiInfo
-from buildpack.pysource import (
+from buildpack.core.detect import SKIP_DIRS
+from buildpack.core.plan import AsgiInfo
+from buildpack.core.pysource import (
     ModuleFile,
     ModuleIndex,
     SourceError,

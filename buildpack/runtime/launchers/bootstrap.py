@@ -15,11 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from buildpack import autoload, log, messages
-from buildpack.layers import MEMORY_BACKENDS
-from buildpack.pysource import ModuleIndex, SourceError, setdefault_settings_module
+from buildpack import log, messages
+from buildpack.core.pysource import ModuleIndex, SourceError, setdefault_settings_module
 from buildpack.redact import redact_url
-from buildpack.settings import SWITCH, enabled
+from buildpack.runtime.config import autoload
+from buildpack.runtime.config.settings import SWITCH, enabled
+from buildpack.runtime.layers import MEMORY_BACKENDS
 
 
 class LaunchError(Exception):
@@ -64,7 +65,7 @@ def static_settings_module(app_path: str | None, cwd: Path) -> str | None:
     for path in candidates:
         if path.is_file():
             try:
-                from buildpack.pysource import parse_file
+                from buildpack.core.pysource import parse_file
 
                 found = setdefault_settings_module(parse_file(path, path.name))
             except SourceError:

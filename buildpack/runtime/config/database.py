@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from buildpack.layer_config import ConfigError
 from buildpack.redact import redact_url
+from buildpack.runtime.config.layer_config import ConfigError
 
 ServerKind = Literal["asgi", "wsgi"]
 WSGI_CONN_MAX_AGE = 600

@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from buildpack.layers import MEMORY_BACKENDS
-from buildpack.rules import daphne_after_staticfiles
+from buildpack.core.rules import daphne_after_staticfiles
+from buildpack.runtime.layers import MEMORY_BACKENDS
 
 W001 = "channels_buildpack.W001"
 W002 = "channels_buildpack.W002"
@@ -34,7 +34,7 @@ def _procfile_processes() -> dict[str, str]:
     for base in (Path.cwd(), Path(str(getattr(settings, "BASE_DIR", "")) or ".")):
         path = base / "Procfile"
         if path.is_file():
-            from buildpack.procfile import parse
+            from buildpack.core.procfile import parse
 
             return parse(path.read_text(encoding="utf-8", errors="replace"))
     return {}

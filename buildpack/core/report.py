@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from buildpack.analysis import describe_asgi
-from buildpack.plan import Plan
+from buildpack.core.analysis import describe_asgi
+from buildpack.core.plan import Plan
 from buildpack.redact import redact_text
 
 _KEY_PACKAGES = ("django", "channels", "daphne", "channels-redis", "redis", "gunicorn")

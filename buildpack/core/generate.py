@@ -10,10 +10,10 @@ import shlex
 from pathlib import Path
 from string import Template
 
-from buildpack.asgi_scan import GENERATED_MODULE
-from buildpack.plan import Plan
-from buildpack.procfile import Commands
-from buildpack.resources import read_template
+from buildpack.core.asgi_scan import GENERATED_MODULE
+from buildpack.core.plan import Plan
+from buildpack.core.procfile import Commands
+from buildpack.core.resources import read_template
 
 MARKER = "channels-buildpack-generated"
 PROFILE_SCRIPT = ".profile.d/channels-buildpack.sh"

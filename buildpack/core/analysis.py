@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from buildpack import asgi_scan, generate, messages, procfile
-from buildpack.deps import read_dependencies
-from buildpack.detect import CHANNELS, DJANGO, detect, find_manage_py
-from buildpack.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
-from buildpack.pysource import ModuleIndex, SourceError, parse_file, setdefault_settings_module
-from buildpack.rules import daphne_after_staticfiles
-from buildpack.settings_reader import SettingsNotFound, read_settings
+from buildpack import messages
+from buildpack.core import asgi_scan, generate, procfile
+from buildpack.core.deps import read_dependencies
+from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
+from buildpack.core.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
+from buildpack.core.pysource import ModuleIndex, SourceError, parse_file, setdefault_settings_module
+from buildpack.core.rules import daphne_after_staticfiles
+from buildpack.core.settings_reader import SettingsNotFound, read_settings
 
 
 def analyze(root: Path, env: Mapping[str, str] | None = None) -> Plan:

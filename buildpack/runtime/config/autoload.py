@@ -7,7 +7,7 @@ is even imported.
 
 :func:`install` puts a finder first on ``sys.meta_path``. When the settings module is
 imported (by Django, by ``manage.py``, by anything), the finder lets the normal machinery
-find and execute it, then runs :func:`buildpack.settings.configure` on the module's
+find and execute it, then runs :func:`buildpack.runtime.config.settings.configure` on the module's
 namespace before anyone reads it. The user's ``DJANGO_SETTINGS_MODULE`` is not changed,
 so ``settings.SETTINGS_MODULE`` stays theirs. The finder removes itself after one use.
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from string import Template
 
 from buildpack import messages
-from buildpack.resources import read_template
+from buildpack.core.resources import read_template
 
 PROCESS_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(\S.*?)\s*$")  # a blank command is no process
 _CHAIN = re.compile(r"&&|\|\||(?<![<>]);|\|(?!\|)")

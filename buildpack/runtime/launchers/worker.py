@@ -15,12 +15,12 @@ import signal
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.layers import STOCK_PUBSUB_BACKEND
-from buildpack.layers.redis import reserve_connections
-from buildpack.runtime import bootstrap
-from buildpack.runtime.background import ChannelWorker, discover_channels, select_channels
-from buildpack.runtime.bootstrap import LaunchError
-from buildpack.runtime.web import describe_layer, shutdown_timeout
+from buildpack.runtime.launchers import bootstrap
+from buildpack.runtime.launchers.background import ChannelWorker, discover_channels, select_channels
+from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
+from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
+from buildpack.runtime.layers.redis import reserve_connections
 
 COMPONENT = "worker"
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from buildpack.layers import (
+from buildpack.redact import redact_url
+from buildpack.runtime.layers import (
     MEMORY_BACKEND,
     MEMORY_BACKENDS,
     PUBSUB_BACKEND,
@@ -34,7 +35,6 @@ from buildpack.layers import (
     STOCK_PUBSUB_BACKEND,
     STOCK_REDIS_BACKEND,
 )
-from buildpack.redact import redact_url
 
 Mode = Literal["redis", "pubsub", "rabbitmq", "memory", "user"]
 REDIS_BACKENDS = (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime import bootstrap, forwarded, sockets
-from buildpack.runtime.bootstrap import LaunchError
-from buildpack.runtime.supervisor import SCALED, SINGLE
+from buildpack.runtime.launchers import bootstrap, forwarded, sockets
+from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.runtime.launchers.supervisor import SCALED, SINGLE
 
 COMPONENT = "web"
 DEFAULT_PORT = 8000
@@ -116,8 +116,8 @@ def _start_line(where: str, processes: int, settings: Any, single: bool, backgro
 def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) -> int:
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
-    from buildpack.runtime.supervisor import Supervisor, child_environment
-    from buildpack.settings import QUIET
+    from buildpack.runtime.config.settings import QUIET
+    from buildpack.runtime.launchers.supervisor import Supervisor, child_environment
 
     cwd = str(Path.cwd())
 
@@ -154,7 +154,7 @@ def _report_mode(args: argparse.Namespace, settings: Any, single: bool) -> None:
 
 def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "") -> int:
     """Serve on *fileno* in this process (a pre-forked child, or the only process)."""
-    from buildpack.runtime import server  # first: installs Twisted's asyncio reactor
+    from buildpack.runtime.launchers import server  # first: installs Twisted's asyncio reactor
 
     if args.report_fd is not None:
         os.set_inheritable(args.report_fd, False)  # not for processes the app starts
@@ -195,7 +195,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
 
 
 def _background(application: Any, layer: Any) -> Any:
-    from buildpack.runtime.background import ChannelWorker, discover_channels
+    from buildpack.runtime.launchers.background import ChannelWorker, discover_channels
 
     channels = discover_channels(application)
     return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
@@ -206,7 +206,7 @@ def _build_server(
 ) -> Any:
     from daphne.access import AccessLogGenerator
 
-    from buildpack.runtime.rejections import RejectionLogger
+    from buildpack.runtime.launchers.rejections import RejectionLogger
 
     address_header = _forwarded_address_header()
     return server.GracefulServer(

@@ -16,8 +16,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from buildpack.plan import DatabaseSetting, LayerSetting, SettingsInfo
-from buildpack.pysource import ModuleFile, ModuleIndex, absolute_import, env_vars_read
+from buildpack.core.plan import DatabaseSetting, LayerSetting, SettingsInfo
+from buildpack.core.pysource import ModuleFile, ModuleIndex, absolute_import, env_vars_read
 
 MAX_IMPORT_DEPTH = 8
 _MAX_FOLLOWED_EXPRESSIONS = 50
@@ -267,7 +267,7 @@ def read_namespace(index: ModuleIndex, module_name: str) -> tuple[Namespace, lis
 def read_settings(index: ModuleIndex, module_name: str, source: str) -> SettingsInfo:
     """Read the settings that shape a deployment into a :class:`SettingsInfo`.
 
-    Raises :class:`~buildpack.pysource.SourceError` for unparsable files and
+    Raises :class:`~buildpack.core.pysource.SourceError` for unparsable files and
     :class:`SettingsNotFound` when the module has no file.
     """
     ns, files = read_namespace(index, module_name)

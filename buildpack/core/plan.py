@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from buildpack.deps import Dependencies
+from buildpack.core.deps import Dependencies
 
 ProjectKind = Literal["channels", "django", "none"]
 AsgiKind = Literal["channels", "stock", "missing", "custom"]

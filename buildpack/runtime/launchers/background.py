@@ -9,7 +9,7 @@ Compared with ``manage.py runworker``:
   is half-taken: receiving stops, in-flight handlers finish, then the process exits;
 * a layer error (Redis down) is logged and retried with backoff instead of killing the worker;
 * on a stock channels_redis core layer, normal channels are read with the exactly-once
-  receive from :mod:`buildpack.layers.redis`.
+  receive from :mod:`buildpack.runtime.layers.redis`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.aio import raise_if_cancelled
+from buildpack.runtime.aio import raise_if_cancelled
 
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 ERROR_LOG_EVERY = 30.0
@@ -66,8 +66,8 @@ def receiver_for(layer: Any) -> Receiver:
         from channels_redis.core import RedisChannelLayer
     except ImportError:
         return layer.receive  # type: ignore[no-any-return]
-    from buildpack.layers.redis import RedisChannelLayer as Ours
-    from buildpack.layers.redis import receive_exactly_once
+    from buildpack.runtime.layers.redis import RedisChannelLayer as Ours
+    from buildpack.runtime.layers.redis import receive_exactly_once
 
     if isinstance(layer, RedisChannelLayer) and not isinstance(layer, Ours):
 

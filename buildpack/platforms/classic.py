@@ -1,0 +1,87 @@
+"""The classic buildpack adapter (Heroku Cedar, Dokku/herokuish, Scalingo).
+
+* ``bin/compile BUILD_DIR CACHE_DIR ENV_DIR``: the shared build (:mod:`buildpack.core.build`)
+  with the runtime installed into the app's Python (``BUILD_DIR/.heroku/python``), config
+  vars read from ENV_DIR files, and run-time defaults in ``.profile.d``.
+* ``bin/release BUILD_DIR``: YAML with default process types and add-ons to provision.
+  Add-ons apply on an app's first deploy only. Process types mirror the Procfile in the slug
+  (the user's, or the one compile wrote); ``release`` is left to the Procfile, which is the
+  only place Heroku reads the release phase from.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from buildpack import __version__, log
+from buildpack.core import build
+from buildpack.core.envdir import read_env_dir
+from buildpack.core.install import install_runtime
+
+REDIS_ADDON = "heroku-redis:mini"
+
+
+def _quoted(value: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar: safe for $PORT, ' #', ':' etc.
+    return json.dumps(value)
+
+
+def release_yaml(build_dir: Path) -> str:
+    """The YAML document ``bin/release`` prints."""
+    from buildpack.core import procfile
+
+    procfile_path = build_dir / "Procfile"
+    processes = {}
+    if procfile_path.is_file():
+        processes = procfile.parse(procfile_path.read_text(encoding="utf-8", errors="replace"))
+    processes.pop("release", None)
+    state_path = build_dir / build.STATE_FILE
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else {}
+    addons = [REDIS_ADDON] if state.get("redis_addon") else []
+    lines = ["---", "addons:" + ("" if addons else " []")]
+    lines += [f"  - {addon}" for addon in addons]
+    lines.append("default_process_types:" + ("" if processes else " {}"))
+    lines += [f"  {name}: {_quoted(command)}" for name, command in processes.items()]
+    return "\n".join(lines) + "\n"
+
+
+def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Path) -> int:
+    """Entry point for ``bin/compile``; returns the process exit code."""
+    try:
+        _compile(build_dir.resolve(), cache_dir.resolve(), env_dir, bp_dir.resolve())
+    except build.BuildFailed:
+        return 1
+    return 0
+
+
+def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Path) -> None:
+    config_vars = read_env_dir(env_dir)
+    build.detected(build_dir)
+    if config_vars:
+        log.detail(f"Config vars available to the build: {', '.join(sorted(config_vars))}")
+    app = build.app_python(build_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    log.step("Installing the channels-buildpack runtime into the app's Python")
+    installed = build.guard_install(lambda: install_runtime(app, bp_dir, cache_dir, config_vars))
+    importlib.invalidate_caches()
+    how = "installed" if installed else "already installed (cached)"
+    log.detail(f"channels-buildpack {__version__} {how}: `channels-buildpack web|worker` on PATH")
+
+    plan = build.analyse(build_dir, config_vars)
+    build.install_server_packages(plan, app, cache_dir, config_vars)
+    build.write_generated(plan, build_dir)
+    _write_profile(build_dir)
+    build.write_state(plan, build_dir, config_vars)
+    log.step("Done: " + build.summary(plan))
+
+
+def _write_profile(build_dir: Path) -> None:
+    from buildpack.core import generate
+
+    profile = build_dir / generate.PROFILE_SCRIPT
+    profile.parent.mkdir(exist_ok=True)
+    profile.write_text(generate.profile_script(), encoding="utf-8")
+    log.step(f"Wrote {generate.PROFILE_SCRIPT} (runtime defaults; config vars win)")

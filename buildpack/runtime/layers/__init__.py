@@ -1,0 +1,15 @@
+"""Channel layers shipped by channels-buildpack (import the submodule you need).
+
+* :mod:`buildpack.runtime.layers.redis`: channels_redis core, exactly-once and idle-safe; and
+  the pub/sub layer with exactly-once background channels.
+* :mod:`buildpack.runtime.layers.memory`: in-memory, safe across threads and event loops.
+"""
+
+MEMORY_BACKEND = "buildpack.layers.memory.InMemoryChannelLayer"
+REDIS_BACKEND = "buildpack.layers.redis.RedisChannelLayer"
+STOCK_MEMORY_BACKEND = "channels.layers.InMemoryChannelLayer"
+STOCK_REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
+PUBSUB_BACKEND = "buildpack.layers.redis.RedisPubSubChannelLayer"
+STOCK_PUBSUB_BACKEND = "channels_redis.pubsub.RedisPubSubChannelLayer"
+RABBITMQ_BACKEND = "channels_rabbitmq.core.RabbitmqChannelLayer"
+MEMORY_BACKENDS = frozenset({MEMORY_BACKEND, STOCK_MEMORY_BACKEND})
