@@ -128,6 +128,22 @@ def test_capacity_per_channel_counts_only_live_messages() -> None:
     run(scenario)
 
 
+def test_channel_capacity_patterns_apply() -> None:
+    async def scenario() -> None:
+        layer = InMemoryChannelLayer(capacity=3, channel_capacity={"tiny*": 1, "big": 5})
+        await layer.send("tiny-a", {"type": "1"})
+        with pytest.raises(ChannelFull):
+            await layer.send("tiny-a", {"type": "2"})
+        for n in range(5):
+            await layer.send("big", {"type": str(n)})
+        with pytest.raises(ChannelFull):
+            await layer.send("big", {"type": "6"})
+        assert layer.channels["tiny-a"].maxsize == 1 and layer.channels["big"].maxsize == 5
+        assert layer.get_capacity("other") == 3
+
+    run(scenario)
+
+
 def test_groups_attribute_group_send_and_discard() -> None:
     async def scenario() -> None:
         layer = InMemoryChannelLayer(capacity=1)

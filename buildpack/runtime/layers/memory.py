@@ -58,9 +58,10 @@ class InMemoryChannelLayer(StockInMemoryChannelLayer):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         # Not the stock initializer: all it adds is the unlocked dicts this class replaces.
-        BaseChannelLayer.__init__(
-            self, expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs
-        )
+        BaseChannelLayer.__init__(self, expiry=expiry, capacity=capacity, **kwargs)
+        # Compiled, as channels_redis does: the stock in-memory layer keeps the dict, and its
+        # first send then fails in get_capacity ("too many values to unpack").
+        self.channel_capacity = self.compile_capacities(channel_capacity or {})
         self.group_expiry = group_expiry
         self._lock = threading.Lock()
         self._messages: dict[str, deque[tuple[float, Message]]] = {}
