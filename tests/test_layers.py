@@ -251,7 +251,7 @@ def test_memory_layer_semantics() -> None:
         await layer.group_add("g", "f!1")
         await layer.send("f!1", {"type": "old"})
         await asyncio.sleep(0.3)
-        await layer.send("other", {"type": "tick"})  # triggers expiry
+        await layer.group_send("h", {"type": "tick"})  # sweeps expired messages
         assert layer.group_members("g") == []
 
     asyncio.run(scenario())

@@ -13,11 +13,16 @@ lock and wakes every waiter of that channel with ``loop.call_soon_threadsafe``. 
 receiver re-checks the deque, so no message is ever held by a cancelled waiter.
 
 Semantics follow the stock layer: per-channel capacity (``ChannelFull``), message expiry,
-group expiry, expired messages drop their channel from groups. Expiry is checked for the
-channel being touched, plus a full sweep at most every ``min(1 s, expiry / 2)``: the stock
-layer scans every channel and group member on each send and receive, which is quadratic
-in a group of 1,000 sockets. It still only works inside one process: that is what
-single-process mode is.
+group expiry, expired messages drop their channel from groups. A send expires the channel it
+touches; a receive or ``group_send`` also sweeps every other channel and group, at most every
+``min(1 s, expiry / 2)``: the stock layer scans every channel and group member on each receive
+and group send, which is quadratic in a group of 1,000 sockets. Like stock, a send never
+cleans up other channels.
+
+It is a subclass of the stock class (``isinstance`` checks keep working) that overrides every
+stock method, so none of the unlocked stock code runs. The stock attributes ``channels`` and
+``groups``, which test suites inspect, are copies in the stock shapes taken under the lock.
+It still only works inside one process: that is what single-process mode is.
 """
 
 from __future__ import annotations
@@ -34,11 +39,12 @@ from typing import Any
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
+from channels.layers import InMemoryChannelLayer as StockInMemoryChannelLayer
 
 Message = dict[str, Any]
 
 
-class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
+class InMemoryChannelLayer(StockInMemoryChannelLayer):  # type: ignore[misc]
     """Process-local layer with groups; any thread or event loop may send or receive."""
 
     extensions = ["groups", "flush"]
@@ -51,9 +57,11 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         channel_capacity: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs
-        )
+        # Not the stock initializer: all it adds is the unlocked dicts this class replaces.
+        BaseChannelLayer.__init__(self, expiry=expiry, capacity=capacity, **kwargs)
+        # Compiled, as channels_redis does: the stock in-memory layer keeps the dict, and its
+        # first send then fails in get_capacity ("too many values to unpack").
+        self.channel_capacity = self.compile_capacities(channel_capacity or {})
         self.group_expiry = group_expiry
         self._lock = threading.Lock()
         self._messages: dict[str, deque[tuple[float, Message]]] = {}
@@ -62,6 +70,34 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         self._memberships: dict[str, set[str]] = {}  # channel -> groups (for expiry)
         self._sweep_every = min(1.0, expiry / 2)
         self._next_sweep = 0.0
+
+    # -- the stock attributes, read-only copies ----------------------------------------------
+
+    @property
+    def channels(self) -> dict[str, asyncio.Queue[tuple[float, Message]]]:
+        """Stock shape: channel -> queue of ``(expires_at, message)``; a copy under the lock.
+
+        Lists the channels that hold messages or have a receiver waiting, as stock does.
+        Changing the copy does not change the layer (``flush()`` empties it).
+        """
+        with self._lock:
+            names = [*self._messages, *(n for n in self._waiters if n not in self._messages)]
+            entries = {name: list(self._messages.get(name, ())) for name in names}
+        copies: dict[str, asyncio.Queue[tuple[float, Message]]] = {}
+        for name, items in entries.items():
+            queue: asyncio.Queue[tuple[float, Message]] = asyncio.Queue(
+                maxsize=max(self.get_capacity(name), len(items))
+            )
+            for item in items:
+                queue.put_nowait(item)
+            copies[name] = queue
+        return copies
+
+    @property
+    def groups(self) -> dict[str, dict[str, float]]:
+        """Stock shape: group -> {channel: time it joined}; a copy taken under the lock."""
+        with self._lock:
+            return {group: dict(members) for group, members in self._groups.items()}
 
     # -- channels ----------------------------------------------------------------------------
 
@@ -74,7 +110,7 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
 
     def _put(self, channel: str, message: Message) -> None:
         with self._lock:
-            self._expire_locked(channel)
+            self._expire_channel_locked(channel, time.time())
             queue = self._messages.setdefault(channel, deque())
             if len(queue) >= self.get_capacity(channel):
                 raise ChannelFull(channel)
@@ -172,11 +208,18 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         if not queue:
             del self._messages[channel]
         if expired:  # like stock: a channel that lets messages expire leaves its groups
-            for group in list(self._memberships.get(channel, ())):
-                self._leave_locked(group, channel)
+            self._leave_all_locked(channel)
+
+    def _leave_all_locked(self, channel: str) -> None:
+        for group in list(self._memberships.get(channel, ())):
+            self._leave_locked(group, channel)
 
     def _expire_locked(self, channel: str | None = None) -> None:
-        """Expire *channel* now; everything else at most every ``_sweep_every`` seconds."""
+        """Expire *channel* now; everything else at most every ``_sweep_every`` seconds.
+
+        Called by receive and group_send, like stock's full clean-up; a send expires only
+        its own channel (so expired messages never count against its capacity).
+        """
         now = time.time()
         if channel is not None:
             self._expire_channel_locked(channel, now)
@@ -190,6 +233,17 @@ class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
             for name, joined in list(members.items()):
                 if joined < cutoff:
                     self._leave_locked(group, name)
+
+    def _clean_expired(self) -> None:
+        """The stock hook, locked: expire every channel and group membership now."""
+        with self._lock:
+            self._next_sweep = 0.0
+            self._expire_locked()
+
+    def _remove_from_groups(self, channel: str) -> None:
+        """The stock hook, locked: remove *channel* from every group."""
+        with self._lock:
+            self._leave_all_locked(channel)
 
     async def flush(self) -> None:
         """Drop every message and group."""
