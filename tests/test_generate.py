@@ -564,7 +564,7 @@ def test_python_version(tmp_path: Path) -> None:
 
 def test_pip_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", "/buildpack")
-    env = install._pip_env(
+    env = install.pip_env(
         tmp_path / "cache",
         {"PIP_INDEX_URL": "https://mirror/simple", "PIP_FIND_LINKS": "", "SECRET_KEY": "s"},
     )
