@@ -658,3 +658,18 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert declared == [*RUNTIME_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]
+
+
+@pytest.mark.parametrize(
+    ("version", "release"),
+    [("23.2.post1", (23, 2)), ("2.1", (2, 1)), ("24", (24,)), ("1.0rc1", (1, 0)), ("", ())],
+)
+def test_release_numbers_of_a_version(version: str, release: tuple[int, ...]) -> None:
+    assert install._release(version) == release
+
+
+def test_runtime_dependency_check_honours_the_minimum_version() -> None:
+    assert install._satisfied("packaging>=23")
+    assert not install._satisfied("packaging>=999")  # installed, but older than we need
+    assert not install._satisfied("no-such-distribution-here>=1")
+    assert install.missing_runtime_dependencies() == []  # this venv has all of them

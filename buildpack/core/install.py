@@ -35,7 +35,6 @@ RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
 TOMLI = "tomli>=2.0"
 DIGEST_MARKER = "_installed_from"
-_NAME_END = re.compile(r"[<>=!~;\s\[]")  # where a requirement's project name ends
 PASS_THROUGH_PIP_VARS = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
@@ -176,27 +175,30 @@ def install_into(
     target: Path,
     cache_dir: Path,
     config_vars: Mapping[str, str],
-) -> list[str]:
+    *,
+    resolve: bool = True,
+) -> None:
     """Install *requirements*, and what they need that the app's Python lacks, into *target*.
 
     The app's Python is never written to. pip first resolves against it (``--dry-run
     --report``: what the app already has, in the versions it has, is used as is), then
     exactly the missing distributions go into *target*, which is put on ``PYTHONPATH`` at
-    run time. Returns the ``name==version`` installed.
+    run time. ``resolve=False``: *requirements* are already exactly what is missing.
     """
     env = pip_env(cache_dir, config_vars)
     base = _pip_base(app)
     what = ", ".join(_display(r) for r in requirements)
-    with tempfile.TemporaryDirectory(prefix="cbp-report-") as tmp:
-        report = Path(tmp) / "report.json"
-        args = ["install", "-q", "--dry-run", "--report", str(report), *requirements]
-        _run_pip(base, args, env, what)
-        planned = json.loads(report.read_text(encoding="utf-8")).get("install", [])
-    wanted = [_report_requirement(item) for item in planned]
+    wanted = list(requirements)
+    if resolve:
+        with tempfile.TemporaryDirectory(prefix="cbp-report-") as tmp:
+            report = Path(tmp) / "report.json"
+            args = ["install", "-q", "--dry-run", "--report", str(report), *requirements]
+            _run_pip(base, args, env, what)
+            planned = json.loads(report.read_text(encoding="utf-8")).get("install", [])
+        wanted = [_report_requirement(item) for item in planned]
     if wanted:
         args = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
         _run_pip(base, args, env, what)
-    return [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in planned]
 
 
 def _display(requirement: str) -> str:
@@ -241,8 +243,35 @@ def is_installed(name: str) -> bool:
     return True
 
 
-def _missing(requirements: Sequence[str]) -> list[str]:
-    return [r for r in requirements if not is_installed(_NAME_END.split(r, maxsplit=1)[0])]
+def missing_runtime_dependencies() -> list[str]:
+    """Our runtime requirements the app's Python lacks, or has older than our minimum.
+
+    Runs before ``packaging`` is importable (it is one of them), so the check is the one
+    our requirements need: ``name>=X.Y`` against the installed release numbers.
+    """
+    return [r for r in runtime_dependencies() if not _satisfied(r)]
+
+
+def _satisfied(requirement: str) -> bool:
+    name, _, minimum = requirement.partition(">=")
+    try:
+        installed = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return _release(installed) >= _release(minimum.split(";")[0]) if minimum else True
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading release numbers of a version (``"23.2.post1"`` -> ``(23, 2)``)."""
+    numbers = []
+    for part in version.strip().split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        numbers.append(int(digits.group()))
+        if digits.group() != part:
+            break
+    return tuple(numbers)
 
 
 def _installed_marker() -> Path | None:
@@ -265,7 +294,7 @@ def install_runtime(
     """
     digest = source_digest(bp_dir)
     marker = _installed_marker()
-    missing = _missing(runtime_dependencies())
+    missing = missing_runtime_dependencies()
     if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
         return False
     env = pip_env(cache_dir, config_vars)

@@ -30,6 +30,7 @@ from buildpack.core.install import (
     AppPython,
     install_into,
     installed_distributions,
+    missing_runtime_dependencies,
     pip_env,
     runtime_wheel,
     source_digest,
@@ -152,6 +153,8 @@ class RuntimeLayer:
         self.metadata["server"] = wanted
 
     def _install_fresh(self, server: list[str]) -> None:
+        """Our wheel and the runtime dependencies the app lacks (one pip run: they need
+        nothing but Django), then *server* packages, resolved against the app's Python."""
         if self.path.exists():
             shutil.rmtree(self.path)
         self.site.mkdir(parents=True)
@@ -159,11 +162,15 @@ class RuntimeLayer:
         wheel = runtime_wheel(
             self.bp_dir, self.cache, self.app, pip_env(self.cache, self.config_vars)
         )
-        self._install([str(wheel), *server])
+        wanted = [str(wheel), *missing_runtime_dependencies()]
+        install_into(self.app, wanted, self.site, self.cache, self.config_vars, resolve=False)
+        if server:
+            self._install(server)
+        importlib.invalidate_caches()  # site/ changed under a sys.path entry of this build
 
     def _install(self, requirements: list[str]) -> None:
         install_into(self.app, requirements, self.site, self.cache, self.config_vars)
-        importlib.invalidate_caches()  # site/ changed under a sys.path entry of this build
+        importlib.invalidate_caches()
 
     def _make_importable(self) -> None:
         """The rest of this build imports ``packaging`` & co, possibly from ``site/``."""

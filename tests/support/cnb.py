@@ -174,6 +174,7 @@ class StepOutput:
     returncode: int
     output: str
     seconds: float = 0.0
+    phase: str = ""
 
 
 @dataclass
@@ -230,7 +231,7 @@ class Lifecycle:
                 **self.target_env(),
             }
             argv = [str(buildpack.path / "bin" / "detect"), str(self.platform_dir), str(plan)]
-            code = self._run(buildpack.id, argv, env)
+            code = self._run(buildpack.id, argv, env, "detect")
             _check_plan(buildpack, plan)
             if code == DETECT_PASS:
                 self.detected.append(buildpack)
@@ -261,7 +262,7 @@ class Lifecycle:
                 **self.target_env(),
             }
             argv = [str(buildpack.path / "bin" / "build"), str(layers), str(self.platform_dir)]
-            if self._run(buildpack.id, [*argv, str(plan)], run_env) != 0:
+            if self._run(buildpack.id, [*argv, str(plan)], run_env, "build") != 0:
                 return False
             for layer, types in layer_types(layers).items():
                 if not any(types.values()):
@@ -384,7 +385,7 @@ class Lifecycle:
     def _layers_of(self, buildpack: Buildpack) -> Path:
         return self.layers_dir / escape_id(buildpack.id)
 
-    def _run(self, who: str, argv: list[str], env: dict[str, str]) -> int:
+    def _run(self, who: str, argv: list[str], env: dict[str, str], phase: str) -> int:
         started = time.monotonic()
         result = subprocess.run(
             argv,
@@ -397,12 +398,17 @@ class Lifecycle:
             check=False,
         )
         elapsed = time.monotonic() - started
-        self.outputs.append(StepOutput(who, result.returncode, result.stdout, elapsed))
+        self.outputs.append(StepOutput(who, result.returncode, result.stdout, elapsed, phase))
         return result.returncode
 
     def output(self, buildpack_id: str) -> str:
         """Everything *buildpack_id*'s executables printed, in order."""
         return "".join(o.output for o in self.outputs if o.buildpack == buildpack_id)
+
+    def seconds(self, buildpack_id: str, phase: str) -> float | None:
+        """How long *buildpack_id*'s last ``bin/<phase>`` took."""
+        runs = [o for o in self.outputs if o.buildpack == buildpack_id and o.phase == phase]
+        return runs[-1].seconds if runs else None
 
 
 def layer_types(layers: Path) -> dict[Path, dict[str, bool]]:
