@@ -1,6 +1,7 @@
 """The ``channels-buildpack`` command.
 
-Platform entry points (``bin/*`` call these): ``detect``, ``compile``, ``release``.
+Platform entry points (``bin/*`` call these): ``detect``, ``compile``, ``release`` (classic),
+``build`` (Cloud Native Buildpack).
 Run time (the Procfile calls these): ``web``, ``worker``, ``migrate`` (release phase).
 Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it would generate).
 
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("release", help="bin/release: process types and add-ons").add_argument(
         "build_dir"
     )
+    cnb_build = sub.add_parser("build", help="bin/build (Cloud Native Buildpack), in the app dir")
+    cnb_build.add_argument("layers_dir")
+    cnb_build.add_argument("platform_dir", nargs="?", default="")
 
     inspect = sub.add_parser("inspect", help="show what the buildpack learns about an app")
     inspect.add_argument("dir", nargs="?", default=".")
@@ -109,6 +113,14 @@ def _compile(args: argparse.Namespace) -> int:
     return compile_app(Path(args.build_dir), Path(args.cache_dir), env_dir, bp_dir)
 
 
+def _build(args: argparse.Namespace) -> int:
+    from buildpack.platforms.cnb import build_app
+
+    platform_dir = Path(args.platform_dir) if args.platform_dir else None
+    bp_dir = Path(__file__).resolve().parent.parent
+    return build_app(Path(args.layers_dir), platform_dir, bp_dir)
+
+
 def _release(args: argparse.Namespace) -> int:
     from buildpack.platforms.classic import release_yaml
 
@@ -171,6 +183,7 @@ _HANDLERS = {
     "detect": _detect,
     "compile": _compile,
     "release": _release,
+    "build": _build,
     "inspect": _inspect,
     "procfile": _procfile,
     "web": _web,

@@ -131,6 +131,18 @@ PROCFILE_NO_WORKER = (
 
 REDIS_ADDON_OPTED_OUT = "Not requesting heroku-redis (CHANNELS_BUILDPACK_REDIS_ADDON={value})."
 
+# -- build: Cloud Native Buildpack (bin/build) -----------------------------------------------
+
+CNB_REDIS_ADDON = (
+    "No REDIS_URL yet: this app runs in single-process mode until it has Redis. Cloud Native\n"
+    "       Buildpacks cannot request add-ons; add one: heroku addons:create heroku-redis:mini"
+)
+CNB_PROCFILE_TYPES = (
+    "Your Procfile defines {types}: heroku/procfile launches those "
+    "(list it after channels-buildpack)"
+)
+CNB_PROCESSES = "Process types (launch.toml)"
+
 # -- run time -------------------------------------------------------------------------------
 
 CHDIR_MISSING = (

@@ -564,7 +564,7 @@ def test_python_version(tmp_path: Path) -> None:
 
 def test_pip_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", "/buildpack")
-    env = install._pip_env(
+    env = install.pip_env(
         tmp_path / "cache",
         {"PIP_INDEX_URL": "https://mirror/simple", "PIP_FIND_LINKS": "", "SECRET_KEY": "s"},
     )
@@ -658,3 +658,18 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert declared == [*RUNTIME_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]
+
+
+@pytest.mark.parametrize(
+    ("version", "release"),
+    [("23.2.post1", (23, 2)), ("2.1", (2, 1)), ("24", (24,)), ("1.0rc1", (1, 0)), ("", ())],
+)
+def test_release_numbers_of_a_version(version: str, release: tuple[int, ...]) -> None:
+    assert install._release(version) == release
+
+
+def test_runtime_dependency_check_honours_the_minimum_version() -> None:
+    assert install._satisfied("packaging>=23")
+    assert not install._satisfied("packaging>=999")  # installed, but older than we need
+    assert not install._satisfied("no-such-distribution-here>=1")
+    assert install.missing_runtime_dependencies() == []  # this venv has all of them

@@ -1,4 +1,5 @@
-"""Build: ``bin/detect`` on synthetic 20,000-file repositories, ``bin/compile`` per fixture.
+"""Build: ``bin/detect`` on synthetic 20,000-file repositories, ``bin/compile`` and the
+Cloud Native Buildpack ``bin/build`` per fixture.
 
 * detect: two generated repositories of ``detect_files`` files each. "typical": manage.py
   and requirements.txt at the root, the bulk in node_modules/, static/, docs/, .git/.
@@ -31,7 +32,7 @@ from bench.stack import Context
 from tests.support.platform import _declared, python_for, uv_binary
 
 NAME = "build"
-TITLE = "Build: bin/detect and bin/compile"
+TITLE = "Build: bin/detect, bin/compile and bin/build (CNB)"
 DETECT_BUDGET = 0.2
 
 SETTINGS = 'CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}\n'
@@ -115,6 +116,7 @@ def _time_command(command: list[str], runs: int) -> tuple[float, list[float], in
 def run(ctx: Context, result: FamilyResult) -> None:
     _detect(ctx, result)
     _compile(ctx, result)
+    _cnb_build(ctx, result)
 
 
 def _tree_parent(ctx: Context) -> tuple[Path, str]:
@@ -279,3 +281,62 @@ def _pip_install_seconds(ctx: Context, app: Path) -> float | None:
     seconds = time.perf_counter() - started
     shutil.rmtree(venv, ignore_errors=True)
     return seconds if done.returncode == 0 else None
+
+
+def _cnb_build(ctx: Context, result: FamilyResult) -> None:
+    """``bin/build`` (Cloud Native Buildpack) next to ``bin/compile``, on the CNB lifecycle
+    emulation: a first build of each app (its pip cache warm from an earlier app, as after
+    an earlier deploy; the first app of the run is a warm-up) and a rebuild of the same
+    source (our layer reused from the build cache)."""
+    from tests.support.cnb_platform import CnbPlatform
+
+    cnb = CnbPlatform(ctx.scratch("cnb"))
+    ours = cnb.buildpacks["ours"].id
+    say("build: CNB warm-up build (bench app)")
+    cnb.build(BENCH_APP, {})
+    firsts: list[float] = []
+    rebuilds: list[float] = []
+    compiles: list[float] = []
+    for app in compile_fixtures(ctx):
+        key = app.name if app != BENCH_APP else "bench_app"
+        compiled = result.measurements.get(f"compile_{key}", {}).get("seconds")
+        if python_for(app) is None or compiled is None:
+            continue
+        say(f"build: CNB bin/build {app.name} (first build, then a rebuild)")
+        build = cnb.build(app, {"DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"})
+        first = build.lifecycle.seconds(ours, "build") if build.built else None
+        rebuilt = cnb.rebuild(build)
+        again = rebuilt.lifecycle.seconds(ours, "build") if rebuilt.built else None
+        if first is None or again is None:
+            result.errors.append(f"CNB build {app.name} failed")
+            continue
+        result.measure(f"cnb_build_{key}", label=f"bin/build {key}", seconds=first)
+        result.measure(f"cnb_rebuild_{key}", label=f"bin/build {key}, rebuild", seconds=again)
+        result.ratio(
+            f"bin/build vs bin/compile ({key})", "seconds",
+            f"cnb_build_{key}", f"compile_{key}", better="lower", unit="s",
+        )  # fmt: skip
+        firsts.append(first)
+        rebuilds.append(again)
+        compiles.append(compiled)
+    if firsts:
+        result.measure("cnb_build_median", label="bin/build, median", seconds=median(firsts))
+        result.measure(
+            "cnb_rebuild_median", label="bin/build rebuild, median", seconds=median(rebuilds)
+        )
+        result.measure(
+            "compile_median_cnb", label="bin/compile, median (same apps)", seconds=median(compiles)
+        )
+        result.ratio(
+            "bin/build vs bin/compile (median of fixtures)", "seconds",
+            "cnb_build_median", "compile_median_cnb", better="lower", unit="s",
+        )  # fmt: skip
+        result.ratio(
+            "bin/build rebuild vs first build (median of fixtures)", "seconds",
+            "cnb_rebuild_median", "cnb_build_median", better="lower", unit="s",
+        )  # fmt: skip
+    result.notes.append(
+        "bin/build = our CNB step on the lifecycle emulation (tests/support/cnb.py) after a "
+        "heroku/python stand-in: it installs our runtime into a layer of its own with one "
+        "resolving pip run and one installing run; a rebuild reuses the cached layer."
+    )

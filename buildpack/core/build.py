@@ -21,7 +21,6 @@ from buildpack.core.install import (
     AppPython,
     InstallError,
     find_app_python,
-    install,
     is_installed,
 )
 from buildpack.core.install import python_version as app_python_version
@@ -106,18 +105,24 @@ def _fix_line(plan: Plan, package: str) -> tuple[str, str]:
     return commands.get(manager, ("requirements.txt", requirement))
 
 
-def install_server_packages(
-    plan: Plan, app: AppPython, cache_dir: Path, config_vars: dict[str, str]
-) -> None:
+def missing_server_packages(plan: Plan) -> list[str]:
+    """The server packages the app needs (Daphne, channels-redis or gunicorn) but lacks."""
     required = pins.REQUIRED["channels" if plan.is_channels else "django"]
-    missing = [name for name in required if not is_installed(name)]
+    return [name for name in required if not is_installed(name)]
+
+
+def install_server_packages(plan: Plan, installer: Callable[[list[str]], object]) -> None:
+    """Log the server packages; install the missing ones pinned (*installer* takes pip
+    requirements: the classic adapter installs into the app's Python, CNB into its layer)."""
+    required = pins.REQUIRED["channels" if plan.is_channels else "django"]
+    missing = missing_server_packages(plan)
     log.step("Checking the server packages")
     for name in required:
         if name not in missing:
             log.detail(f"{name} {importlib.metadata.version(name)}")
     if not missing:
         return
-    guard_install(lambda: install(app, [pins.pinned(n) for n in missing], cache_dir, config_vars))
+    guard_install(lambda: installer([pins.pinned(n) for n in missing]))
     for name in missing:
         file, line = _fix_line(plan, name)
         log.detail(f"{name} {pins.PINS[name]} (installed by channels-buildpack)")
@@ -128,9 +133,9 @@ def install_server_packages(
         )
 
 
-def write_generated(plan: Plan, build_dir: Path) -> None:
-    """The generated ASGI module (when needed) and the Procfile (when the user has none)."""
-    from buildpack.core import generate, procfile
+def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
+    """The generated Channels ASGI module, when the plan needs one."""
+    from buildpack.core import generate
 
     if plan.asgi and plan.asgi.generated:
         try:
@@ -138,6 +143,11 @@ def write_generated(plan: Plan, build_dir: Path) -> None:
         except FileExistsError as exc:
             raise fail(messages.GENERATED_NAME_TAKEN.format(path=exc.args[0])) from exc
         log.step(f"Generated {plan.asgi.generated} (Channels routing for your WebSocket routes)")
+
+
+def write_procfile(plan: Plan, build_dir: Path) -> None:
+    """The Procfile when the user has none (theirs is kept byte for byte, and linted)."""
+    from buildpack.core import generate, procfile
 
     if plan.procfile.source == "user":
         log.step("Using your Procfile (kept exactly as committed)")

@@ -6,6 +6,7 @@ Nothing here overwrites a user's file, and nothing embeds the build directory's 
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from string import Template
@@ -91,6 +92,15 @@ def write_generated_asgi(plan: Plan, root: Path) -> Path | None:
 def profile_script() -> str:
     """The ``.profile.d`` script: runtime defaults only (``X=${X:-default}``)."""
     return read_template("profile.sh")
+
+
+_DEFAULT_LINE = re.compile(r'^export ([A-Z_][A-Z0-9_]*)="\$\{\1:-([^}]*)\}"$', re.MULTILINE)
+
+
+def runtime_defaults() -> dict[str, str]:
+    """The run-time defaults of ``templates/profile.sh`` as ``{NAME: value}``: the one list
+    both platforms apply (classic sources the script; CNB writes ``NAME.default`` files)."""
+    return dict(_DEFAULT_LINE.findall(profile_script()))
 
 
 def generated_module_name() -> str:

@@ -1,4 +1,5 @@
-"""Installing into the app's Python (``BUILD_DIR/.heroku/python``) during ``bin/compile``.
+"""Installing into the app's Python (classic: ``BUILD_DIR/.heroku/python``), or into a
+directory of our own beside it (Cloud Native Buildpacks: a layer that no other buildpack owns).
 
 Two platform details shape this module:
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -33,7 +35,6 @@ RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
 TOMLI = "tomli>=2.0"
 DIGEST_MARKER = "_installed_from"
-_NAME_END = re.compile(r"[<>=!~;\s\[]")  # where a requirement's project name ends
 PASS_THROUGH_PIP_VARS = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
@@ -107,7 +108,8 @@ def _pip_base(app: AppPython) -> list[str]:
     return [app.pip_python, f"{wheel}/pip"]
 
 
-def _pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
+def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
+    """pip's environment: our cache, no prompts, the index settings among the config vars."""
     env = dict(os.environ)
     env.update({k: config_vars[k] for k in PASS_THROUGH_PIP_VARS if config_vars.get(k)})
     env["PIP_CACHE_DIR"] = str(cache_dir / "channels-buildpack" / "pip")
@@ -127,7 +129,8 @@ def _run_pip(base: list[str], args: Sequence[str], env: Mapping[str, str], what:
         raise InstallError(what, result.returncode)
 
 
-def _source_digest(bp_dir: Path) -> str:
+def source_digest(bp_dir: Path) -> str:
+    """A short hash of this buildpack's source: a cached install of it is reused only if equal."""
     digest = hashlib.sha256(__version__.encode())
     files = [bp_dir / "pyproject.toml", bp_dir / "Procfile.template"]
     files += sorted((bp_dir / "buildpack").rglob("*.py")) + sorted((bp_dir / "templates").glob("*"))
@@ -141,7 +144,7 @@ def _source_digest(bp_dir: Path) -> str:
 
 def runtime_wheel(bp_dir: Path, cache_dir: Path, app: AppPython, env: Mapping[str, str]) -> Path:
     """Our runtime as a wheel, built once per buildpack version and kept in CACHE_DIR."""
-    wheel_dir = cache_dir / "channels-buildpack" / "wheels" / _source_digest(bp_dir)
+    wheel_dir = cache_dir / "channels-buildpack" / "wheels" / source_digest(bp_dir)
     existing = sorted(wheel_dir.glob("channels_buildpack-*.whl"))
     if existing:
         return existing[-1]
@@ -162,8 +165,65 @@ def install(
     app: AppPython, requirements: Sequence[str], cache_dir: Path, config_vars: Mapping[str, str]
 ) -> None:
     """``pip install`` *requirements* (paths or specifiers) into the app's Python."""
-    env = _pip_env(cache_dir, config_vars)
+    env = pip_env(cache_dir, config_vars)
     _run_pip(_pip_base(app), ["install", "-q", *requirements], env, ", ".join(requirements))
+
+
+def install_into(
+    app: AppPython,
+    requirements: Sequence[str],
+    target: Path,
+    cache_dir: Path,
+    config_vars: Mapping[str, str],
+    *,
+    resolve: bool = True,
+) -> None:
+    """Install *requirements*, and what they need that the app's Python lacks, into *target*.
+
+    The app's Python is never written to. pip first resolves against it (``--dry-run
+    --report``: what the app already has, in the versions it has, is used as is), then
+    exactly the missing distributions go into *target*, which is put on ``PYTHONPATH`` at
+    run time. ``resolve=False``: *requirements* are already exactly what is missing.
+    """
+    env = pip_env(cache_dir, config_vars)
+    base = _pip_base(app)
+    what = ", ".join(_display(r) for r in requirements)
+    wanted = list(requirements)
+    if resolve:
+        with tempfile.TemporaryDirectory(prefix="cbp-report-") as tmp:
+            report = Path(tmp) / "report.json"
+            args = ["install", "-q", "--dry-run", "--report", str(report), *requirements]
+            _run_pip(base, args, env, what)
+            planned = json.loads(report.read_text(encoding="utf-8")).get("install", [])
+        wanted = [_report_requirement(item) for item in planned]
+    if wanted:
+        args = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
+        _run_pip(base, args, env, what)
+
+
+def _display(requirement: str) -> str:
+    return Path(requirement).name if requirement.endswith(".whl") else requirement
+
+
+def _report_requirement(item: Mapping[str, object]) -> str:
+    """A pip requirement for one entry of ``pip install --report``: a direct file stays a
+    file, anything from an index is pinned to the version the resolver chose."""
+    metadata = item["metadata"]
+    assert isinstance(metadata, dict)
+    download = item.get("download_info")
+    if item.get("is_direct") and isinstance(download, dict):
+        return str(download["url"])
+    return f"{metadata['name']}=={metadata['version']}"
+
+
+def installed_distributions() -> list[str]:
+    """``name==version`` of every distribution this Python has, sorted (a cache key)."""
+    found = {
+        f"{dist.metadata['Name']}=={dist.version}"
+        for dist in importlib.metadata.distributions()
+        if dist.metadata["Name"]
+    }
+    return sorted(found)
 
 
 def runtime_dependencies() -> list[str]:
@@ -183,8 +243,35 @@ def is_installed(name: str) -> bool:
     return True
 
 
-def _missing(requirements: Sequence[str]) -> list[str]:
-    return [r for r in requirements if not is_installed(_NAME_END.split(r, maxsplit=1)[0])]
+def missing_runtime_dependencies() -> list[str]:
+    """Our runtime requirements the app's Python lacks, or has older than our minimum.
+
+    Runs before ``packaging`` is importable (it is one of them), so the check is the one
+    our requirements need: ``name>=X.Y`` against the installed release numbers.
+    """
+    return [r for r in runtime_dependencies() if not _satisfied(r)]
+
+
+def _satisfied(requirement: str) -> bool:
+    name, _, minimum = requirement.partition(">=")
+    try:
+        installed = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return _release(installed) >= _release(minimum.split(";")[0]) if minimum else True
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The leading release numbers of a version (``"23.2.post1"`` -> ``(23, 2)``)."""
+    numbers = []
+    for part in version.strip().split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        numbers.append(int(digits.group()))
+        if digits.group() != part:
+            break
+    return tuple(numbers)
 
 
 def _installed_marker() -> Path | None:
@@ -205,12 +292,12 @@ def install_runtime(
     cache on a repeat deploy) already holds this exact buildpack source. Returns whether
     anything was installed.
     """
-    digest = _source_digest(bp_dir)
+    digest = source_digest(bp_dir)
     marker = _installed_marker()
-    missing = _missing(runtime_dependencies())
+    missing = missing_runtime_dependencies()
     if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
         return False
-    env = _pip_env(cache_dir, config_vars)
+    env = pip_env(cache_dir, config_vars)
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
     command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
     _run_pip(_pip_base(app), command, env, "channels-buildpack")

@@ -18,7 +18,7 @@ from pathlib import Path
 from buildpack import __version__, log
 from buildpack.core import build
 from buildpack.core.envdir import read_env_dir
-from buildpack.core.install import install_runtime
+from buildpack.core.install import install, install_runtime
 
 REDIS_ADDON = "heroku-redis:mini"
 
@@ -71,8 +71,9 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     log.detail(f"channels-buildpack {__version__} {how}: `channels-buildpack web|worker` on PATH")
 
     plan = build.analyse(build_dir, config_vars)
-    build.install_server_packages(plan, app, cache_dir, config_vars)
-    build.write_generated(plan, build_dir)
+    build.install_server_packages(plan, lambda wanted: install(app, wanted, cache_dir, config_vars))
+    build.write_generated_asgi(plan, build_dir)
+    build.write_procfile(plan, build_dir)
     _write_profile(build_dir)
     build.write_state(plan, build_dir, config_vars)
     log.step("Done: " + build.summary(plan))
