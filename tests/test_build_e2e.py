@@ -8,7 +8,6 @@ and a real WebSocket client sending a proper ``Origin`` header.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from tests.conftest import FIXTURES, LOCAL_HOSTS, fixture_meta, fixture_names
 from tests.support.platform import Build, Platform
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
-from tests.support.ws import http_get, ws_roundtrip
+from tests.support.ws import assert_fixture_sockets, http_get
 
 pytestmark = pytest.mark.e2e
 
@@ -178,12 +177,7 @@ def test_web_process_serves_http_and_websockets(
     status, body = http_get(f"http://127.0.0.1:{port}{meta['http']['path']}")
     assert status == meta["http"]["status"], body
     assert meta["http"]["contains"] in body
-    sockets = [meta[k] for k in ("websocket", "background") if k in meta]
-    sockets += meta.get("extra_websockets", []) + meta.get("extra_background", [])
-    for spec in sockets:
-        url = f"ws://127.0.0.1:{port}{spec['path']}"
-        reply = asyncio.run(ws_roundtrip(url, spec["send"], spec["expect_contains"], timeout=20))
-        assert spec["expect_contains"] in reply
+    assert_fixture_sockets(meta, port)
     assert web.stop(timeout=30) == 0, web.tail()
     assert "Traceback" not in web.output(), web.tail()
 

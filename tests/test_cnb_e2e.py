@@ -30,7 +30,7 @@ from tests.support.platform import REPO
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
 from tests.support.redis import RedisServer
-from tests.support.ws import close_code, http_get, ws_connect, ws_roundtrip
+from tests.support.ws import assert_fixture_sockets, close_code, http_get, ws_connect, ws_roundtrip
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -148,12 +148,7 @@ def test_cnb_build_and_serve(cnb: CnbPlatform, procs: ProcessGroup, name: str) -
     for host in ("127.0.0.1",) if user_web else ("127.0.0.1", "[::1]"):  # [::]:$PORT on Fir
         status, body = http_get(f"http://{host}:{port}{meta['http']['path']}")
         assert status == meta["http"]["status"] and meta["http"]["contains"] in body
-    sockets = [meta[k] for k in ("websocket", "background") if k in meta]
-    sockets += meta.get("extra_websockets", []) + meta.get("extra_background", [])
-    for spec in sockets:
-        url = f"ws://127.0.0.1:{port}{spec['path']}"
-        reply = asyncio.run(ws_roundtrip(url, spec["send"], spec["expect_contains"], timeout=20))
-        assert spec["expect_contains"] in reply
+    assert_fixture_sockets(meta, port)
     assert web.stop(timeout=30) == 0, web.tail()
     assert "Traceback" not in web.output(), web.tail()
 

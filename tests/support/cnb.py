@@ -212,6 +212,17 @@ class Lifecycle:
             "CNB_TARGET_DISTRO_VERSION": "24.04",
         }
 
+    def _buildpack_env(
+        self, buildpack: Buildpack, env: dict[str, str], **cnb: str
+    ) -> dict[str, str]:
+        """*env* with the user env (unless ``clear-env``), the CNB and the target variables."""
+        base = env if buildpack.clear_env else with_user_env(env, self.platform_dir)
+        dirs = {
+            "CNB_BUILDPACK_DIR": str(buildpack.path),
+            "CNB_PLATFORM_DIR": str(self.platform_dir),
+        }
+        return {**base, **dirs, **cnb, **self.target_env()}
+
     # -- detect ------------------------------------------------------------------------------
 
     def detect(self) -> bool:
@@ -222,14 +233,7 @@ class Lifecycle:
             plan = self.root / "detect" / escape_id(buildpack.id) / "plan.toml"
             plan.parent.mkdir(parents=True, exist_ok=True)
             plan.write_text("")
-            env = base if buildpack.clear_env else with_user_env(base, self.platform_dir)
-            env = {
-                **env,
-                "CNB_BUILDPACK_DIR": str(buildpack.path),
-                "CNB_PLATFORM_DIR": str(self.platform_dir),
-                "CNB_BUILD_PLAN_PATH": str(plan),
-                **self.target_env(),
-            }
+            env = self._buildpack_env(buildpack, base, CNB_BUILD_PLAN_PATH=str(plan))
             argv = [str(buildpack.path / "bin" / "detect"), str(self.platform_dir), str(plan)]
             code = self._run(buildpack.id, argv, env, "detect")
             _check_plan(buildpack, plan)
@@ -252,15 +256,9 @@ class Lifecycle:
             plan = self.root / "build-plans" / escape_id(buildpack.id) / "plan.toml"
             plan.parent.mkdir(parents=True, exist_ok=True)
             plan.write_text("")
-            run_env = env if buildpack.clear_env else with_user_env(env, self.platform_dir)
-            run_env = {
-                **run_env,
-                "CNB_BUILDPACK_DIR": str(buildpack.path),
-                "CNB_PLATFORM_DIR": str(self.platform_dir),
-                "CNB_BP_PLAN_PATH": str(plan),
-                "CNB_LAYERS_DIR": str(layers),
-                **self.target_env(),
-            }
+            run_env = self._buildpack_env(
+                buildpack, env, CNB_BP_PLAN_PATH=str(plan), CNB_LAYERS_DIR=str(layers)
+            )
             argv = [str(buildpack.path / "bin" / "build"), str(layers), str(self.platform_dir)]
             if self._run(buildpack.id, [*argv, str(plan)], run_env, "build") != 0:
                 return False

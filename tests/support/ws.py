@@ -246,3 +246,13 @@ def http_get(
             return exc.code, exc.read().decode("utf-8", "replace")
         finally:
             exc.close()
+
+
+def assert_fixture_sockets(meta: dict[str, Any], port: int) -> None:
+    """Every WebSocket round trip a fixture's ``fixture.json`` lists, against *port*."""
+    sockets = [meta[k] for k in ("websocket", "background") if k in meta]
+    sockets += meta.get("extra_websockets", []) + meta.get("extra_background", [])
+    for spec in sockets:
+        url = f"ws://127.0.0.1:{port}{spec['path']}"
+        reply = asyncio.run(ws_roundtrip(url, spec["send"], spec["expect_contains"], timeout=20))
+        assert spec["expect_contains"] in reply
