@@ -27,6 +27,17 @@ NOT_DJANGO = (
     "{reason}.\nFix: remove channels-buildpack from this app's buildpacks, or add manage.py."
 )
 
+INTERNAL_ERROR = (
+    "channels-buildpack stopped on an unexpected {error} while {step}; your app was not "
+    "changed.\nFix: retry the build; if it persists, report it with this line at "
+    "https://github.com/channels-buildpack/channels-buildpack/issues"
+)
+UNSAFE_WRITE = (
+    "Refusing to write {path}, which {reason}: the build never writes outside your app or over "
+    "something that is not a file.\nFix: git rm {path} (or make it a regular file inside the "
+    "repository), then push again."
+)
+
 # -- build: analysis -----------------------------------------------------------------------
 
 SETTINGS_SYNTAX = (
@@ -35,6 +46,10 @@ SETTINGS_SYNTAX = (
 )
 SOURCE_UNREADABLE = (
     "Cannot read {path}: {error}.\nFix: correct the file (check with: python -m py_compile {path})."
+)
+PROCFILE_UNREADABLE = (
+    "Cannot use your Procfile, which {reason}.\n"
+    "Fix: commit Procfile as a regular text file, or git rm it to get a generated one."
 )
 SETTINGS_MODULE_MISSING = (
     "Settings module {module!r} (from {source}) has no file in the repository.\n"

@@ -551,3 +551,28 @@ def test_words_outside_dependency_declarations_do_not_count(
 def test_include_after_an_option_on_the_same_line_is_followed(tmp_path: Path) -> None:
     write(tmp_path, {"requirements.txt": "--prefer-binary -r base.txt\n", "base.txt": "channels\n"})
     assert detect(str(tmp_path))[0] == CHANNELS
+
+
+# ---- hostile repositories ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", [BIN_DETECT, FALLBACK], ids=["bin-detect", "fallback"])
+def test_special_files_never_block_detection(tmp_path: Path, script: Path) -> None:
+    """A FIFO in place of requirements.txt used to block bin/detect forever (open() waits
+    for a writer); `pack build` of a local directory can carry one."""
+    app = write(tmp_path / "app", {"manage.py": MANAGE_PY, "setup.py": "install_requires=[]"})
+    os.mkfifo(app / "requirements.txt")
+    os.mkfifo(app / "pyproject.toml")
+    (app / "Pipfile").symlink_to("/dev/zero")
+    (app / "setup.cfg").mkdir()
+    env = {"PATH": SCRIPT_PATH, "LANG": "C.UTF-8"}
+    result = subprocess.run(
+        [str(script), str(app)], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert (result.returncode, result.stdout) == (0, "Django\n"), result.stderr
+
+
+def test_detect_reads_through_the_safe_reader(tmp_path: Path) -> None:
+    app = write(tmp_path / "app", {"requirements.txt": "-r big.txt\n-r /dev/zero\n"})
+    (app / "big.txt").write_text("channels\n" + " " * detect_module.MAX_READ)
+    assert detect(str(app))[0] is None  # neither the oversized file nor the device is read

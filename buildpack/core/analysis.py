@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from buildpack import messages
-from buildpack.core import asgi_scan, generate, procfile
+from buildpack.core import asgi_scan, generate, procfile, safefs
 from buildpack.core.deps import read_dependencies
 from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
 from buildpack.core.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
@@ -118,7 +118,7 @@ def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
     needs_generated = asgi.kind == "missing" or (asgi.kind == "stock" and asgi.websocket_modules)
     if needs_generated:
         generated = project_dir / f"{asgi_scan.GENERATED_MODULE}.py"
-        asgi.generated = index.display(generated)
+        asgi.generated = Path(plan.project_dir, generated.name).as_posix()  # not resolved: ours
         if generated.exists() and not generate.is_generated_file(generated):
             plan.errors.append(messages.GENERATED_NAME_TAKEN.format(path=asgi.generated))
         plan.app_path = f"{asgi_scan.GENERATED_MODULE}:application"
@@ -170,11 +170,29 @@ def _settings_warnings(plan: Plan) -> None:
         plan.warnings.append(messages.STATIC_FILES_NOT_SERVED)
 
 
+def _read_procfile(plan: Plan, path: Path) -> str | None:
+    """The user's Procfile text; None when there is none. A Procfile that cannot be used (a
+    directory, a FIFO, a dangling symlink...) is an error: nothing may be written over it."""
+    if not (path.is_symlink() or path.exists()):
+        return None
+    try:
+        return safefs.read_text(path, procfile.MAX_PROCFILE_BYTES)
+    except safefs.UnsafeFile as exc:
+        reason = exc.reason
+    except FileNotFoundError:
+        reason = "is a symlink to a missing path"
+    except OSError as exc:
+        reason = f"cannot be read ({exc.strerror or exc})"
+    plan.errors.append(messages.PROCFILE_UNREADABLE.format(reason=reason))
+    return None
+
+
 def _procfile(plan: Plan, root: Path) -> None:
     path = root / "Procfile"
     background = plan.background_channels
-    if path.is_file():
-        processes = procfile.parse(path.read_text(encoding="utf-8", errors="replace"))
+    text = _read_procfile(plan, path)
+    if text is not None:
+        processes = procfile.parse(text)
         plan.procfile = ProcfileInfo(
             source="user",
             processes=processes,
@@ -183,7 +201,7 @@ def _procfile(plan: Plan, root: Path) -> None:
             ),
         )
         return
-    if plan.app_path is None:  # the ASGI analysis failed; plan.errors says why
+    if plan.app_path is None or plan.errors:  # plan.errors says why there is no Procfile
         return
     commands = generate.process_commands(plan)
     plan.procfile = ProcfileInfo(

@@ -15,6 +15,7 @@ from string import Template
 from buildpack import messages
 from buildpack.core.resources import read_template
 
+MAX_PROCFILE_BYTES = 256 * 1024  # real ones are a few lines
 PROCESS_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(\S.*?)\s*$")  # a blank command is no process
 _CHAIN = re.compile(r"&&|\|\||(?<![<>]);|\|(?!\|)")
 _WSGI_SERVERS = ("gunicorn", "uwsgi", "waitress-serve", "mod_wsgi-express", "bjoern")
