@@ -47,10 +47,15 @@ SETTINGS_SYNTAX = (
 SOURCE_UNREADABLE = (
     "Cannot read {path}: {error}.\nFix: correct the file (check with: python -m py_compile {path})."
 )
+SOURCE_TOO_COMPLEX = (
+    "Cannot analyse {path}: {error} (the build reads it without running it).\n"
+    "Fix: split the very long or deeply nested expression into several statements."
+)
 PROCFILE_UNREADABLE = (
     "Cannot use your Procfile, which {reason}.\n"
     "Fix: commit Procfile as a regular text file, or git rm it to get a generated one."
 )
+UNSAFE_APP_PATH = "{what} {value!r} cannot go on a Procfile line ({why}).\nFix: {fix}"
 SETTINGS_MODULE_MISSING = (
     "Settings module {module!r} (from {source}) has no file in the repository.\n"
     "Fix: heroku config:set DJANGO_SETTINGS_MODULE=<your.settings> (dotted path from {project_dir})"

@@ -13,7 +13,13 @@ from buildpack.core import asgi_scan, generate, procfile, safefs
 from buildpack.core.deps import read_dependencies
 from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
 from buildpack.core.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
-from buildpack.core.pysource import ModuleIndex, SourceError, parse_file, setdefault_settings_module
+from buildpack.core.pysource import (
+    ModuleIndex,
+    SourceError,
+    SourceTooComplex,
+    parse_file,
+    setdefault_settings_module,
+)
 from buildpack.core.rules import daphne_after_staticfiles
 from buildpack.core.settings_reader import SettingsNotFound, read_settings
 
@@ -39,8 +45,43 @@ def analyze(root: Path, env: Mapping[str, str] | None = None) -> Plan:
         _analyse_wsgi(plan, index)
     plan.uses_database = _uses_database(plan, env)
     _settings_warnings(plan)
+    _check_procfile_words(plan)
     _procfile(plan, root)
     return plan
+
+
+def source_error_message(exc: SourceError) -> str:
+    """The build-log error for a user source file that cannot be analysed."""
+    if isinstance(exc, SourceTooComplex):
+        return messages.SOURCE_TOO_COMPLEX.format(path=exc.path, error=exc.message)
+    where = f"line {exc.line}: {exc.message}" if exc.line else exc.message
+    return messages.SOURCE_UNREADABLE.format(path=exc.path, error=where)
+
+
+def _check_procfile_words(plan: Plan) -> None:
+    """What goes on a generated Procfile line must stay one plain line (no newline smuggled in
+    through a folder name or an ``ASGI_APPLICATION`` string)."""
+    if plan.app_path:
+        module, _, attr = plan.app_path.partition(":")
+        if not all(part.isidentifier() for part in [*module.split("."), attr]):
+            setting = "WSGI_APPLICATION" if plan.server == "gunicorn" else "ASGI_APPLICATION"
+            plan.errors.append(
+                messages.UNSAFE_APP_PATH.format(
+                    what=setting,
+                    value=plan.app_path.replace(":", "."),
+                    why="not a dotted module.attribute path",
+                    fix=f"set {setting} to a dotted path like mysite.asgi.application.",
+                )
+            )
+    if not plan.project_dir.isprintable():
+        plan.errors.append(
+            messages.UNSAFE_APP_PATH.format(
+                what="The folder holding manage.py,",
+                value=plan.project_dir,
+                why="its name has control characters or is not UTF-8",
+                fix="rename it (letters, digits, - and _ are safe).",
+            )
+        )
 
 
 def _locate_project(plan: Plan, root: Path) -> None:
@@ -71,6 +112,9 @@ def _settings_module(plan: Plan, root: Path, env: Mapping[str, str]) -> tuple[st
 def _read_settings(plan: Plan, index: ModuleIndex, root: Path, env: Mapping[str, str]) -> None:
     try:
         module, source = _settings_module(plan, root, env)
+    except SourceTooComplex as exc:
+        plan.errors.append(source_error_message(exc))
+        return
     except SourceError as exc:
         plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=exc.message))
         return
@@ -81,9 +125,11 @@ def _read_settings(plan: Plan, index: ModuleIndex, root: Path, env: Mapping[str,
         plan.settings = read_settings(index, module, source)
     except SourceError as exc:
         plan.settings = SettingsInfo(module=module, source=source, error=str(exc))
-        plan.errors.append(
-            messages.SETTINGS_SYNTAX.format(path=exc.path, line=exc.line or "?", error=exc.message)
-        )
+        if exc.line and not isinstance(exc, SourceTooComplex):
+            error = messages.SETTINGS_SYNTAX.format(path=exc.path, line=exc.line, error=exc.message)
+        else:
+            error = source_error_message(exc)
+        plan.errors.append(error)
     except SettingsNotFound:
         plan.settings = SettingsInfo(module=module, source=source)
         plan.errors.append(
@@ -109,8 +155,7 @@ def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
     try:
         asgi = asgi_scan.classify(index, module, attr, conventional, explicit)
     except SourceError as exc:
-        where = f"line {exc.line}: {exc.message}" if exc.line else exc.message
-        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=where))
+        plan.errors.append(source_error_message(exc))
         return
     asgi.websocket_modules = asgi_scan.find_websocket_modules(index, project_dir)
     plan.asgi = asgi

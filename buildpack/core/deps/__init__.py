@@ -52,6 +52,10 @@ _MANAGER_FILES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# The file each declaration reader reads, for problems it cannot place more precisely.
+_FILES = {"pip": "requirements.txt", "pyproject": "pyproject.toml", "pipenv": "Pipfile"}
+
+
 class _Reader(RequirementsReader, PyprojectReader, PipfileReader, SetupReader, LockReader):
     """Every format's reader over one shared :class:`Dependencies`."""
 
@@ -78,10 +82,10 @@ def read_dependencies(root: Path) -> Dependencies:
             order.remove("setup.cfg")
             order.insert(0, "setup.cfg")
     for key in order:
-        declaration_readers[key]()
-    reader.read_uv_lock()
-    reader.read_poetry_lock()
-    reader.read_pipfile_lock()
+        reader.guarded(_FILES.get(key, key), declaration_readers[key])
+    reader.guarded("uv.lock", reader.read_uv_lock)
+    reader.guarded("poetry.lock", reader.read_poetry_lock)
+    reader.guarded("Pipfile.lock", reader.read_pipfile_lock)
     return deps
 
 
@@ -89,6 +93,13 @@ def _detect_manager(root: Path) -> str:
     """The tool heroku/python would install with, by its precedence."""
 
     for manager, filenames in _MANAGER_FILES:
-        if any((root / filename).is_file() for filename in filenames):
+        if any(_is_file(root / filename) for filename in filenames):
             return manager
     return "none"
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ import functools
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
+from buildpack.core import safefs
 from buildpack.redact import redact_text, redact_url
 
 if sys.version_info >= (3, 11):
@@ -46,6 +48,10 @@ _DYNO_ENVIRONMENT = {
     "os_name": "posix",
     "platform_machine": "x86_64",
 }
+
+# What the parsers raise on hostile input besides their own errors (deep nesting, huge files).
+PARSER_FAILURES = (RecursionError, MemoryError, ValueError, UnicodeError, OSError)
+TOO_NESTED = "too deeply nested to read"
 
 # pip's own comment rule: ``#`` at the start of the line or after whitespace (not ``#egg=``).
 COMMENT_RE = re.compile(r"(^|\s+)#.*$")
@@ -173,7 +179,7 @@ class DependencyReader:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.real_root = root.resolve()
+        self.real_root = real_path(root)
         self.deps = Dependencies()
         self._texts: dict[Path, str | None] = {}
 
@@ -203,14 +209,17 @@ class DependencyReader:
         """Contents of *path*, or None if absent/unreadable (problem recorded when *record*)."""
         name = self.display(path)
         try:
-            if not path.is_file():
-                return None
-            size = path.stat().st_size
-            if size > limit:
-                if record:
-                    self.problem(name, None, f"{size} bytes is too large (over {limit}); not read")
-                return None
-            data = path.read_bytes()
+            data = safefs.read_bytes(path, limit)
+        except FileNotFoundError:
+            return None
+        except safefs.FileTooLarge as exc:
+            if record:
+                self.problem(name, None, f"{exc.size} bytes is too large (over {limit}); not read")
+            return None
+        except safefs.UnsafeFile as exc:
+            if record:
+                self.problem(name, None, f"{exc.reason}; not read")
+            return None
         except OSError as exc:
             if record:
                 self.problem(name, None, f"cannot read: {exc.strerror or exc}")
@@ -234,7 +243,11 @@ class DependencyReader:
             return None
         try:
             data: dict[str, object] = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (RecursionError, MemoryError):
+            if record:
+                self.problem(self.display(path), None, f"invalid TOML: {TOO_NESTED}")
+            return None
+        except ValueError as exc:  # tomllib.TOMLDecodeError
             if record:
                 message = str(exc)
                 match = _TOML_LINE_RE.search(message)
@@ -251,22 +264,25 @@ class DependencyReader:
         text = text.strip()
         try:
             parsed = PackagingRequirement(text)
+        except (RecursionError, MemoryError):
+            self.problem(where, line, f"cannot parse '{echo(text)}': {TOO_NESTED}")
+            return None
         except InvalidRequirement as exc:
             head, sep, tail = text.partition(";")
             if sep and tail.strip():
                 try:
                     parsed = PackagingRequirement(head.strip())
-                except InvalidRequirement:
+                except (InvalidRequirement, RecursionError, MemoryError):
                     pass
                 else:
                     self.problem(
                         where,
                         line,
-                        f"invalid marker '{tail.strip()}' in '{redact_text(text)}': "
+                        f"invalid marker '{echo(tail.strip())}' in '{echo(text)}': "
                         f"{first_line(exc)}",
                     )
                     return self.from_packaging(parsed, head, source, marker=tail.strip())
-            self.problem(where, line, f"cannot parse '{redact_text(text)}': {first_line(exc)}")
+            self.problem(where, line, f"cannot parse '{echo(text)}': {first_line(exc)}")
             return None
         return self.from_packaging(parsed, text, source)
 
@@ -290,9 +306,32 @@ class DependencyReader:
             return ""
         try:
             return str(Marker(marker))
+        except (RecursionError, MemoryError):
+            self.problem(where, line, f"{what}: invalid marker: {TOO_NESTED}")
+            return marker
         except InvalidMarker as exc:
             self.problem(where, line, f"{what}: invalid marker '{marker}': {first_line(exc)}")
             return marker
+
+    def guarded(self, where: str, read: Callable[[], None]) -> None:
+        """Run one format's reader; a parser failure becomes a problem naming *where*."""
+        try:
+            read()
+        except (RecursionError, MemoryError):
+            self.problem(where, None, f"{TOO_NESTED}; not analysed")
+        except PARSER_FAILURES as exc:
+            self.problem(where, None, f"cannot be read ({type(exc).__name__}); not analysed")
+
+
+def echo(text: str, limit: int = 200) -> str:
+    """*text* as quoted in a problem: URL passwords masked, at most *limit* characters."""
+    shown = redact_text(text)  # before cutting: a cut URL would hide its password from it
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+def real_path(path: Path) -> Path:
+    """The real path of *path* (a symlink loop is left as it is, never raised)."""
+    return Path(os.path.realpath(path))
 
 
 def line_of(text: str, needle: str) -> int | None:

@@ -26,9 +26,11 @@ from buildpack.core.deps.common import (
     DependencyReader,
     Requirement,
     canonical_extras,
+    echo,
+    real_path,
     subtable,
 )
-from buildpack.redact import redact_text, redact_url
+from buildpack.redact import redact_url
 
 # ``-r`` / ``-c`` nesting deeper than this is reported, not followed.
 MAX_INCLUDE_DEPTH = 10
@@ -149,7 +151,7 @@ class RequirementsReader(DependencyReader):
         where: tuple[str, int] | None,
     ) -> None:
         """Read one pip requirements file; *where* is the including ``(file, line)``."""
-        real = path.resolve()
+        real = real_path(path)
         if where is not None:
             if real in stack:
                 chain = " -> ".join(self.display(p) for p in (*stack, real))
@@ -239,7 +241,7 @@ class RequirementsReader(DependencyReader):
         if separator in text:
             location, _, marker = text.partition(separator)
         location = location.strip()
-        marker = self.check_marker(marker, where, line, f"'{redact_text(location)}'")
+        marker = self.check_marker(marker, where, line, f"'{echo(location)}'")
         extras: tuple[str, ...] = ()
         match = _TRAILING_EXTRAS_RE.match(location)
         if match and not _is_url(location):
@@ -250,7 +252,7 @@ class RequirementsReader(DependencyReader):
             self.problem(
                 where,
                 line,
-                f"cannot determine the package name of '{redact_text(location)}' (add #egg=<name>)",
+                f"cannot determine the package name of '{echo(location)}' (add #egg=<name>)",
             )
             return None
         name, _, egg_extras = name.partition("[")
@@ -289,7 +291,7 @@ class RequirementsReader(DependencyReader):
     def project_name(self, directory: Path) -> str | None:
         """``name`` from a local project's pyproject.toml or setup.cfg, if inside the app."""
         try:
-            directory.resolve().relative_to(self.real_root)
+            real_path(directory).relative_to(self.real_root)
         except ValueError:
             return None
         loaded = self.load_toml(directory / "pyproject.toml", record=False)
