@@ -157,7 +157,7 @@ def _inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(plan.reason + "\n")
     else:
         sys.stdout.write(f"{plan.kind}: {plan.reason}\n{plan_text(plan)}\n")
-        for line in plan.warnings:
+        for line in [*plan.warnings, *plan.procfile.warnings]:
             sys.stdout.write(f"warning: {line}\n")
         for line in plan.errors:
             sys.stdout.write(f"error: {line}\n")

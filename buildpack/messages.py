@@ -104,6 +104,22 @@ MISSING_SERVER_PACKAGE = (
     "Fix: add this line to {file}: {line}"
 )
 
+CHANNELS1_PROJECT = (
+    "This is a Channels 1 project ({evidence}). Channels 1 (with asgi_redis and Daphne 1) "
+    "cannot run on today's stack (Python 3.10+, Django 4.2+, Channels 4), so the build stops.\n"
+    "Fix: migrate to Channels 4 (https://channels.readthedocs.io/en/2.x/one-to-two.html, then "
+    "https://channels.readthedocs.io/en/stable/):\n"
+    "  1. consumers instead of channel_routing: class-based consumers (AsyncWebsocketConsumer...)"
+    " routed by URLRouter inside a ProtocolTypeRouter;\n"
+    '  2. channels_redis instead of asgi_redis: "BACKEND": '
+    '"channels_redis.core.RedisChannelLayer", and no "ROUTING" key;\n'
+    "  3. an ASGI application instead of channel_layer: {package}/asgi.py defines application = "
+    'ProtocolTypeRouter({{...}}), ASGI_APPLICATION = "{package}.asgi.application";\n'
+    "  4. runworker with channel names: manage.py runworker <channel> serves ChannelNameRouter "
+    "channels only; HTTP and WebSockets run in Daphne (or remove the Procfile and let "
+    "channels-buildpack write web and worker)."
+)
+
 # -- build: Procfile lint (user's Procfile is never changed) -------------------------------
 
 PROCFILE_CHAIN = (
@@ -129,6 +145,16 @@ PROCFILE_APP_NO_ATTR = (
 PROCFILE_RUNWORKER_NO_CHANNEL = (
     "Procfile '{name}': runworker needs the channel names to serve and exits without them."
     " Fix: list them, or use: channels-buildpack worker <module>:application (discovers them)."
+)
+PROCFILE_CHANNELS1_TARGET = (
+    "Procfile '{name}': {app} is a Channels 1 channel layer, not an ASGI application; Daphne 2+"
+    " cannot serve it. Fix: point it at your ProtocolTypeRouter: {module}:application"
+    " (e.g. channels-buildpack web {module}:application)."
+)
+PROCFILE_CHANNELS1_RUNWORKER = (
+    "Procfile '{name}': runworker {option} is a Channels 1 option; today's runworker takes"
+    " channel names and serves only background channels. Fix: manage.py runworker <channel> ...,"
+    " or channels-buildpack worker <module>:application --only 'GLOB'."
 )
 PROCFILE_RUNSERVER = (
     "Procfile '{name}' runs manage.py runserver: a development server, single-threaded, not for"

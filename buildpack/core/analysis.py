@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from buildpack import messages
-from buildpack.core import asgi_scan, generate, procfile, safefs
+from buildpack.core import asgi_scan, channels1, generate, procfile, safefs
 from buildpack.core.deps import read_dependencies
 from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
 from buildpack.core.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
@@ -38,6 +38,11 @@ def analyze(root: Path, env: Mapping[str, str] | None = None) -> Plan:
     index = ModuleIndex([project_dir, root], root)
     _read_settings(plan, index, root, env)
     if plan.errors:
+        return plan
+    legacy = channels1.evidence(plan, index)
+    if legacy:
+        plan.errors.append(channels1.message(plan, legacy))
+        _procfile(plan, root)  # its Channels 1 commands are linted too
         return plan
     if plan.kind == "channels":
         _analyse_asgi(plan, index, project_dir)

@@ -80,6 +80,8 @@ def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     plan = analyze(build_dir, config_vars)
     log.detail(plan_text(plan))
     if plan.errors:
+        for warning in plan.procfile.warnings:  # printed with the Procfile step otherwise
+            log.warn(warning)
         raise fail("\n".join(plan.errors))
     for warning in plan.warnings:
         log.warn(warning)

@@ -476,7 +476,11 @@ def _layer_setting(ns: Namespace) -> LayerSetting | None:
     if facts is None:
         return None
     backends, env, dynamic = facts
-    return LayerSetting(backends=backends, reads_env=bool(env), env_vars=env, dynamic=dynamic)
+    cands = ns["CHANNEL_LAYERS"]
+    routing = _constants(cands, _expressions(cands, ns), "ROUTING")
+    return LayerSetting(
+        backends=backends, reads_env=bool(env), env_vars=env, dynamic=dynamic, routing=routing
+    )
 
 
 def _database_setting(ns: Namespace) -> DatabaseSetting | None:
