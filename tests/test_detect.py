@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -566,10 +567,21 @@ def test_special_files_never_block_detection(tmp_path: Path, script: Path) -> No
     (app / "Pipfile").symlink_to("/dev/zero")
     (app / "setup.cfg").mkdir()
     env = {"PATH": SCRIPT_PATH, "LANG": "C.UTF-8"}
-    result = subprocess.run(
-        [str(script), str(app)], capture_output=True, text=True, env=env, timeout=30, check=False
-    )
-    assert (result.returncode, result.stdout) == (0, "Django\n"), result.stderr
+    with subprocess.Popen(
+        [str(script), str(app)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # on a hang, the whole group (shell, python, cat) is killed
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{script.name} blocked on a special file")
+    assert (proc.returncode, out) == (0, "Django\n"), err
 
 
 def test_detect_reads_through_the_safe_reader(tmp_path: Path) -> None:
