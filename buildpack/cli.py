@@ -90,11 +90,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BUILD_COMMANDS = {
+    "detect": "detecting",
+    "compile": "building",
+    "release": "releasing",
+    "inspect": "inspecting",
+    "procfile": "generating a Procfile",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     handler = _HANDLERS[args.command]
-    return handler(args)
+    if args.command not in _BUILD_COMMANDS:
+        return handler(args)
+    _tolerant_output()
+    try:
+        return handler(args)
+    except Exception as exc:  # a bug of ours: one build-log line, never a traceback
+        from buildpack import log, messages
+        from buildpack.redact import redact_text
+
+        detail = str(exc).strip().splitlines()[:1]
+        error = type(exc).__name__ + (f" ({redact_text(detail[0])[:200]})" if detail else "")
+        log.error(messages.INTERNAL_ERROR.format(error=error, step=_BUILD_COMMANDS[args.command]))
+        return 1
+
+
+def _tolerant_output() -> None:
+    """File names from a repository may not be UTF-8: escape them instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -140,7 +169,7 @@ def _inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(plan.reason + "\n")
     else:
         sys.stdout.write(f"{plan.kind}: {plan.reason}\n{plan_text(plan)}\n")
-        for line in plan.warnings:
+        for line in [*plan.warnings, *plan.procfile.warnings]:
             sys.stdout.write(f"warning: {line}\n")
         for line in plan.errors:
             sys.stdout.write(f"error: {line}\n")

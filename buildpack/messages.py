@@ -27,6 +27,17 @@ NOT_DJANGO = (
     "{reason}.\nFix: remove channels-buildpack from this app's buildpacks, or add manage.py."
 )
 
+INTERNAL_ERROR = (
+    "channels-buildpack stopped on an unexpected {error} while {step}; your app was not "
+    "changed.\nFix: retry the build; if it persists, report it with this line at "
+    "https://github.com/channels-buildpack/channels-buildpack/issues"
+)
+UNSAFE_WRITE = (
+    "Refusing to write {path}, which {reason}: the build never writes outside your app or over "
+    "something that is not a file.\nFix: git rm {path} (or make it a regular file inside the "
+    "repository), then push again."
+)
+
 # -- build: analysis -----------------------------------------------------------------------
 
 SETTINGS_SYNTAX = (
@@ -36,6 +47,15 @@ SETTINGS_SYNTAX = (
 SOURCE_UNREADABLE = (
     "Cannot read {path}: {error}.\nFix: correct the file (check with: python -m py_compile {path})."
 )
+SOURCE_TOO_COMPLEX = (
+    "Cannot analyse {path}: {error} (the build reads it without running it).\n"
+    "Fix: split the very long or deeply nested expression into several statements."
+)
+PROCFILE_UNREADABLE = (
+    "Cannot use your Procfile, which {reason}.\n"
+    "Fix: commit Procfile as a regular text file, or git rm it to get a generated one."
+)
+UNSAFE_APP_PATH = "{what} {value!r} cannot go on a Procfile line ({why}).\nFix: {fix}"
 SETTINGS_MODULE_MISSING = (
     "Settings module {module!r} (from {source}) has no file in the repository.\n"
     "Fix: heroku config:set DJANGO_SETTINGS_MODULE=<your.settings> (dotted path from {project_dir})"
@@ -84,6 +104,22 @@ MISSING_SERVER_PACKAGE = (
     "Fix: add this line to {file}: {line}"
 )
 
+CHANNELS1_PROJECT = (
+    "This is a Channels 1 project ({evidence}). Channels 1 (with asgi_redis and Daphne 1) "
+    "cannot run on today's stack (Python 3.10+, Django 4.2+, Channels 4), so the build stops.\n"
+    "Fix: migrate to Channels 4 (https://channels.readthedocs.io/en/2.x/one-to-two.html, then "
+    "https://channels.readthedocs.io/en/stable/):\n"
+    "  1. consumers instead of channel_routing: class-based consumers (AsyncWebsocketConsumer...)"
+    " routed by URLRouter inside a ProtocolTypeRouter;\n"
+    '  2. channels_redis instead of asgi_redis: "BACKEND": '
+    '"channels_redis.core.RedisChannelLayer", and no "ROUTING" key;\n'
+    "  3. an ASGI application instead of channel_layer: {package}/asgi.py defines application = "
+    'ProtocolTypeRouter({{...}}), ASGI_APPLICATION = "{package}.asgi.application";\n'
+    "  4. runworker with channel names: manage.py runworker <channel> serves ChannelNameRouter "
+    "channels only; HTTP and WebSockets run in Daphne (or remove the Procfile and let "
+    "channels-buildpack write web and worker)."
+)
+
 # -- build: Procfile lint (user's Procfile is never changed) -------------------------------
 
 PROCFILE_CHAIN = (
@@ -109,6 +145,16 @@ PROCFILE_APP_NO_ATTR = (
 PROCFILE_RUNWORKER_NO_CHANNEL = (
     "Procfile '{name}': runworker needs the channel names to serve and exits without them."
     " Fix: list them, or use: channels-buildpack worker <module>:application (discovers them)."
+)
+PROCFILE_CHANNELS1_TARGET = (
+    "Procfile '{name}': {app} is a Channels 1 channel layer, not an ASGI application; Daphne 2+"
+    " cannot serve it. Fix: point it at your ProtocolTypeRouter: {module}:application"
+    " (e.g. channels-buildpack web {module}:application)."
+)
+PROCFILE_CHANNELS1_RUNWORKER = (
+    "Procfile '{name}': runworker {option} is a Channels 1 option; today's runworker takes"
+    " channel names and serves only background channels. Fix: manage.py runworker <channel> ...,"
+    " or channels-buildpack worker <module>:application --only 'GLOB'."
 )
 PROCFILE_RUNSERVER = (
     "Procfile '{name}' runs manage.py runserver: a development server, single-threaded, not for"

@@ -29,12 +29,13 @@ _PUBLIC_VARS = frozenset(
 )
 # Anything that looks like scheme://user:password@host. The password runs to the LAST '@'
 # before a separator (raw '@' in passwords is common); ',' and quotes end it so that lists
-# of URLs and JSON keep their other values.
+# of URLs and JSON keep their other values. Scheme and user name are bounded so that a long
+# run of letters (a hostile file echoed in a message) costs linear, not quadratic, time.
 _URL_WITH_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/\s]*):(?P<pw>[^\s/\"',]+)@"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]{0,63}://)(?P<user>[^:/\s]{0,256}):(?P<pw>[^\s/\"',]+)@"
 )
 # user:password@ without a parsable scheme (typos such as ``redis//:pw@host``).
-_LOOSE_USERINFO = re.compile(r"(?P<user>[^:/@\s]*):(?P<pw>[^\s/]+)@")
+_LOOSE_USERINFO = re.compile(r"(?P<user>[^:/@\s]{0,256}):(?P<pw>[^\s/]+)@")
 _QUERY_SECRET = r"(?P<key>[?&;](?:password|passwd|pass|token|secret|key|auth)=)"
 _URL_QUERY_SECRET = re.compile(_QUERY_SECRET + r"[^&#\s]*", re.IGNORECASE)
 _TEXT_QUERY_SECRET = re.compile(_QUERY_SECRET + r"[^&#\s\"',]*", re.IGNORECASE)

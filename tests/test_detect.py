@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -551,3 +552,39 @@ def test_words_outside_dependency_declarations_do_not_count(
 def test_include_after_an_option_on_the_same_line_is_followed(tmp_path: Path) -> None:
     write(tmp_path, {"requirements.txt": "--prefer-binary -r base.txt\n", "base.txt": "channels\n"})
     assert detect(str(tmp_path))[0] == CHANNELS
+
+
+# ---- hostile repositories ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", [BIN_DETECT, FALLBACK], ids=["bin-detect", "fallback"])
+def test_special_files_never_block_detection(tmp_path: Path, script: Path) -> None:
+    """A FIFO in place of requirements.txt used to block bin/detect forever (open() waits
+    for a writer); `pack build` of a local directory can carry one."""
+    app = write(tmp_path / "app", {"manage.py": MANAGE_PY, "setup.py": "install_requires=[]"})
+    os.mkfifo(app / "requirements.txt")
+    os.mkfifo(app / "pyproject.toml")
+    (app / "Pipfile").symlink_to("/dev/zero")
+    (app / "setup.cfg").mkdir()
+    env = {"PATH": SCRIPT_PATH, "LANG": "C.UTF-8"}
+    with subprocess.Popen(
+        [str(script), str(app)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # on a hang, the whole group (shell, python, cat) is killed
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{script.name} blocked on a special file")
+    assert (proc.returncode, out) == (0, "Django\n"), err
+
+
+def test_detect_reads_through_the_safe_reader(tmp_path: Path) -> None:
+    app = write(tmp_path / "app", {"requirements.txt": "-r big.txt\n-r /dev/zero\n"})
+    (app / "big.txt").write_text("channels\n" + " " * detect_module.MAX_READ)
+    assert detect(str(app))[0] is None  # neither the oversized file nor the device is read

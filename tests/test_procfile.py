@@ -314,3 +314,50 @@ def test_lint_rendered_procfile_is_clean() -> None:
         )
     )
     assert lint(parse(text), channels=True, background_channels=["a"]) == []
+
+
+# ---- Channels 1 commands -----------------------------------------------------------------------
+
+
+def test_lint_channels1_daphne_target() -> None:
+    command = "daphne -b 0.0.0.0 -p $PORT --proxy-headers my_project.asgi:channel_layer"
+    assert lint_one(command) == [
+        messages.PROCFILE_CHANNELS1_TARGET.format(
+            name="web", app="my_project.asgi:channel_layer", module="my_project.asgi"
+        )
+    ]
+
+
+def test_lint_channels1_seed_procfile() -> None:
+    """The Procfile the Channels 1 deployment guide leads to."""
+    warnings = lint(
+        {
+            "web": "daphne my_project.asgi:channel_layer",
+            "worker": "python manage.py runworker --only-channels=http.* --only-channels=ws.*",
+            "thumbs": "python manage.py runworker --exclude-channels thumbnail",
+        },
+        channels=True,
+        background_channels=[],
+    )
+    channels1 = [w for w in warnings if "Channels 1" in w]
+    assert channels1 == [
+        messages.PROCFILE_CHANNELS1_TARGET.format(
+            name="web", app="my_project.asgi:channel_layer", module="my_project.asgi"
+        ),
+        messages.PROCFILE_CHANNELS1_RUNWORKER.format(name="worker", option="--only-channels"),
+        messages.PROCFILE_CHANNELS1_RUNWORKER.format(name="thumbs", option="--exclude-channels"),
+    ]
+    # The glob options take values: they are not channel names.
+    assert messages.PROCFILE_RUNWORKER_NO_CHANNEL.format(name="thumbs") in warnings
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "channels-buildpack web my_project.asgi:application",
+        "daphne -b 0.0.0.0 -p $PORT --proxy-headers my_project.asgi:channel_layers",
+        "python manage.py runworker thumbnails --layer channel_layer",
+    ],
+)
+def test_lint_channels4_commands_are_not_channels1(command: str) -> None:
+    assert not [w for w in lint_one(command, name="web") if "Channels 1" in w]

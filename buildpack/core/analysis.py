@@ -9,11 +9,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from buildpack import messages
-from buildpack.core import asgi_scan, generate, procfile
+from buildpack.core import asgi_scan, channels1, generate, procfile, safefs
 from buildpack.core.deps import read_dependencies
 from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
 from buildpack.core.plan import AsgiInfo, Plan, ProcfileInfo, SettingsInfo
-from buildpack.core.pysource import ModuleIndex, SourceError, parse_file, setdefault_settings_module
+from buildpack.core.pysource import (
+    ModuleIndex,
+    SourceError,
+    SourceTooComplex,
+    parse_file,
+    setdefault_settings_module,
+)
 from buildpack.core.rules import daphne_after_staticfiles
 from buildpack.core.settings_reader import SettingsNotFound, read_settings
 
@@ -33,14 +39,54 @@ def analyze(root: Path, env: Mapping[str, str] | None = None) -> Plan:
     _read_settings(plan, index, root, env)
     if plan.errors:
         return plan
+    legacy = channels1.evidence(plan, index)
+    if legacy:
+        plan.errors.append(channels1.message(plan, legacy))
+        _procfile(plan, root)  # its Channels 1 commands are linted too
+        return plan
     if plan.kind == "channels":
         _analyse_asgi(plan, index, project_dir)
     else:
         _analyse_wsgi(plan, index)
     plan.uses_database = _uses_database(plan, env)
     _settings_warnings(plan)
+    _check_procfile_words(plan)
     _procfile(plan, root)
     return plan
+
+
+def source_error_message(exc: SourceError) -> str:
+    """The build-log error for a user source file that cannot be analysed."""
+    if isinstance(exc, SourceTooComplex):
+        return messages.SOURCE_TOO_COMPLEX.format(path=exc.path, error=exc.message)
+    where = f"line {exc.line}: {exc.message}" if exc.line else exc.message
+    return messages.SOURCE_UNREADABLE.format(path=exc.path, error=where)
+
+
+def _check_procfile_words(plan: Plan) -> None:
+    """What goes on a generated Procfile line must stay one plain line (no newline smuggled in
+    through a folder name or an ``ASGI_APPLICATION`` string)."""
+    if plan.app_path:
+        module, _, attr = plan.app_path.partition(":")
+        if not all(part.isidentifier() for part in [*module.split("."), attr]):
+            setting = "WSGI_APPLICATION" if plan.server == "gunicorn" else "ASGI_APPLICATION"
+            plan.errors.append(
+                messages.UNSAFE_APP_PATH.format(
+                    what=setting,
+                    value=plan.app_path.replace(":", "."),
+                    why="not a dotted module.attribute path",
+                    fix=f"set {setting} to a dotted path like mysite.asgi.application.",
+                )
+            )
+    if not plan.project_dir.isprintable():
+        plan.errors.append(
+            messages.UNSAFE_APP_PATH.format(
+                what="The folder holding manage.py,",
+                value=plan.project_dir,
+                why="its name has control characters or is not UTF-8",
+                fix="rename it (letters, digits, - and _ are safe).",
+            )
+        )
 
 
 def _locate_project(plan: Plan, root: Path) -> None:
@@ -71,6 +117,9 @@ def _settings_module(plan: Plan, root: Path, env: Mapping[str, str]) -> tuple[st
 def _read_settings(plan: Plan, index: ModuleIndex, root: Path, env: Mapping[str, str]) -> None:
     try:
         module, source = _settings_module(plan, root, env)
+    except SourceTooComplex as exc:
+        plan.errors.append(source_error_message(exc))
+        return
     except SourceError as exc:
         plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=exc.message))
         return
@@ -81,9 +130,11 @@ def _read_settings(plan: Plan, index: ModuleIndex, root: Path, env: Mapping[str,
         plan.settings = read_settings(index, module, source)
     except SourceError as exc:
         plan.settings = SettingsInfo(module=module, source=source, error=str(exc))
-        plan.errors.append(
-            messages.SETTINGS_SYNTAX.format(path=exc.path, line=exc.line or "?", error=exc.message)
-        )
+        if exc.line and not isinstance(exc, SourceTooComplex):
+            error = messages.SETTINGS_SYNTAX.format(path=exc.path, line=exc.line, error=exc.message)
+        else:
+            error = source_error_message(exc)
+        plan.errors.append(error)
     except SettingsNotFound:
         plan.settings = SettingsInfo(module=module, source=source)
         plan.errors.append(
@@ -109,8 +160,7 @@ def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
     try:
         asgi = asgi_scan.classify(index, module, attr, conventional, explicit)
     except SourceError as exc:
-        where = f"line {exc.line}: {exc.message}" if exc.line else exc.message
-        plan.errors.append(messages.SOURCE_UNREADABLE.format(path=exc.path, error=where))
+        plan.errors.append(source_error_message(exc))
         return
     asgi.websocket_modules = asgi_scan.find_websocket_modules(index, project_dir)
     plan.asgi = asgi
@@ -118,7 +168,7 @@ def _analyse_asgi(plan: Plan, index: ModuleIndex, project_dir: Path) -> None:
     needs_generated = asgi.kind == "missing" or (asgi.kind == "stock" and asgi.websocket_modules)
     if needs_generated:
         generated = project_dir / f"{asgi_scan.GENERATED_MODULE}.py"
-        asgi.generated = index.display(generated)
+        asgi.generated = Path(plan.project_dir, generated.name).as_posix()  # not resolved: ours
         if generated.exists() and not generate.is_generated_file(generated):
             plan.errors.append(messages.GENERATED_NAME_TAKEN.format(path=asgi.generated))
         plan.app_path = f"{asgi_scan.GENERATED_MODULE}:application"
@@ -170,11 +220,29 @@ def _settings_warnings(plan: Plan) -> None:
         plan.warnings.append(messages.STATIC_FILES_NOT_SERVED)
 
 
+def _read_procfile(plan: Plan, path: Path) -> str | None:
+    """The user's Procfile text; None when there is none. A Procfile that cannot be used (a
+    directory, a FIFO, a dangling symlink...) is an error: nothing may be written over it."""
+    if not (path.is_symlink() or path.exists()):
+        return None
+    try:
+        return safefs.read_text(path, procfile.MAX_PROCFILE_BYTES)
+    except safefs.UnsafeFile as exc:
+        reason = exc.reason
+    except FileNotFoundError:
+        reason = "is a symlink to a missing path"
+    except OSError as exc:
+        reason = f"cannot be read ({exc.strerror or exc})"
+    plan.errors.append(messages.PROCFILE_UNREADABLE.format(reason=reason))
+    return None
+
+
 def _procfile(plan: Plan, root: Path) -> None:
     path = root / "Procfile"
     background = plan.background_channels
-    if path.is_file():
-        processes = procfile.parse(path.read_text(encoding="utf-8", errors="replace"))
+    text = _read_procfile(plan, path)
+    if text is not None:
+        processes = procfile.parse(text)
         plan.procfile = ProcfileInfo(
             source="user",
             processes=processes,
@@ -183,7 +251,7 @@ def _procfile(plan: Plan, root: Path) -> None:
             ),
         )
         return
-    if plan.app_path is None:  # the ASGI analysis failed; plan.errors says why
+    if plan.app_path is None or plan.errors:  # plan.errors says why there is no Procfile
         return
     commands = generate.process_commands(plan)
     plan.procfile = ProcfileInfo(

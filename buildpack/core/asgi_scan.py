@@ -10,9 +10,11 @@ import os
 from collections import deque
 from pathlib import Path
 
+from buildpack.core import safefs
 from buildpack.core.detect import SKIP_DIRS
 from buildpack.core.plan import AsgiInfo
 from buildpack.core.pysource import (
+    MAX_SOURCE_BYTES,
     ModuleFile,
     ModuleIndex,
     SourceError,
@@ -28,6 +30,7 @@ MAX_FOLLOW_DEPTH = 4
 MAX_FOLLOW_MODULES = 200
 MAX_SCAN_DEPTH = 5
 MAX_SCAN_FILES = 5000
+MAX_SCAN_BYTES = 64 * 1024 * 1024  # read in total while looking for routes
 
 
 def split_app_path(dotted: str) -> tuple[str, str]:
@@ -70,7 +73,7 @@ def locate(
 
 
 def _local_imports(index: ModuleIndex, module: ModuleFile, tree: ast.Module) -> list[ModuleFile]:
-    found: list[ModuleFile] = []
+    found: dict[tuple[Path, str], ModuleFile] = {}  # in first-import order
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.ImportFrom):
@@ -82,9 +85,9 @@ def _local_imports(index: ModuleIndex, module: ModuleFile, tree: ast.Module) -> 
             names += [a.name for a in node.names]
         for name in names:
             target = index.find(name)
-            if target and target.path != module.path and target not in found:
-                found.append(target)
-    return found
+            if target and target.path != module.path:
+                found.setdefault((target.path, target.name), target)
+    return list(found.values())
 
 
 def _dict_keys(node: ast.AST | None, assignments: dict[str, ast.expr]) -> list[str]:
@@ -193,6 +196,7 @@ def find_websocket_modules(index: ModuleIndex, project_dir: Path) -> list[str]:
     defining: dict[str, ModuleFile] = {}
     aggregated: set[str] = set()
     scanned = 0
+    budget = MAX_SCAN_BYTES
     base_depth = len(project_dir.parts)
     for current, dirs, files in os.walk(project_dir):
         current_path = Path(current)
@@ -209,14 +213,16 @@ def find_websocket_modules(index: ModuleIndex, project_dir: Path) -> list[str]:
             if not name.endswith(".py") or name == f"{GENERATED_MODULE}.py":
                 continue
             scanned += 1
-            if scanned > MAX_SCAN_FILES:
+            if scanned > MAX_SCAN_FILES or budget <= 0:
                 return sorted(name for name in defining if name not in aggregated)
             path = current_path / name
-            dotted = index.module_for_path(path)
             try:
-                if dotted is None or WEBSOCKET_PATTERNS not in path.read_text("utf-8", "replace"):
-                    continue
-            except OSError:
+                text = safefs.read_text(path, MAX_SOURCE_BYTES)
+            except OSError:  # a FIFO, a directory named x.py, a dangling link, too large...
+                continue
+            budget -= len(text)
+            dotted = index.module_for_path(path) if WEBSOCKET_PATTERNS in text else None
+            if dotted is None:
                 continue
             module = index.find(dotted)
             if module is None:

@@ -1,8 +1,11 @@
 """The build every platform adapter runs: analyse, check server packages, generate.
 
-Runs as the app's Python with this buildpack on PYTHONPATH. Only the standard library is
-imported until the runtime (and with it ``packaging``) has been installed into the app's
-Python; analysis modules are imported after that.
+Runs as the app's Python in isolated mode (``-I``: the repository is never on ``sys.path``)
+with this buildpack first on ``sys.path``. Only the standard library is imported until the
+runtime (and with it ``packaging``) has been installed into the app's Python; analysis
+modules are imported after that. Every file written into the app goes through
+:func:`write_file` (:mod:`buildpack.core.safefs`: never through a symlink out of the build
+directory, never over something that is not a regular file).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from buildpack import __version__, log, messages
-from buildpack.core import pins
+from buildpack.core import pins, safefs
 from buildpack.core.detect import detect
 from buildpack.core.install import (
     AppPython,
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 STATE_DIR = ".channels-buildpack"
 STATE_FILE = f"{STATE_DIR}/build.json"
+MAX_STATE_BYTES = 4 * 1024 * 1024
 REDIS_ADDON_VAR = "CHANNELS_BUILDPACK_REDIS_ADDON"
 T = TypeVar("T")
 _FALSY = ("0", "false", "no", "off")
@@ -44,6 +48,17 @@ def fail(message: str) -> BuildFailed:
     """Print *message* as a build error and return the exception to raise."""
     log.error(message)
     return BuildFailed(message)
+
+
+def write_file(build_dir: Path, relative: str, text: str) -> None:
+    """Write *relative* (``/``-separated) below *build_dir*; a refusal fails the build."""
+    try:
+        safefs.write_text(build_dir, relative, text)
+    except safefs.UnsafeFile as exc:
+        raise fail(messages.UNSAFE_WRITE.format(path=exc.path, reason=exc.reason)) from exc
+    except OSError as exc:
+        reason = f"cannot be written ({exc.strerror or exc})"
+        raise fail(messages.UNSAFE_WRITE.format(path=relative, reason=reason)) from exc
 
 
 def detected(build_dir: Path) -> str:
@@ -64,6 +79,8 @@ def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     plan = analyze(build_dir, config_vars)
     log.detail(plan_text(plan))
     if plan.errors:
+        for warning in plan.procfile.warnings:  # printed with the Procfile step otherwise
+            log.warn(warning)
         raise fail("\n".join(plan.errors))
     for warning in plan.warnings:
         log.warn(warning)
@@ -138,10 +155,10 @@ def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
     from buildpack.core import generate
 
     if plan.asgi and plan.asgi.generated:
-        try:
-            generate.write_generated_asgi(plan, build_dir)
-        except FileExistsError as exc:
-            raise fail(messages.GENERATED_NAME_TAKEN.format(path=exc.args[0])) from exc
+        target = build_dir / plan.asgi.generated
+        if target.exists() and not generate.is_generated_file(target):
+            raise fail(messages.GENERATED_NAME_TAKEN.format(path=plan.asgi.generated))
+        write_file(build_dir, plan.asgi.generated, generate.asgi_module_source(plan))
         log.step(f"Generated {plan.asgi.generated} (Channels routing for your WebSocket routes)")
 
 
@@ -155,7 +172,7 @@ def write_procfile(plan: Plan, build_dir: Path) -> None:
             log.warn(warning)
     else:
         commands = generate.process_commands(plan)
-        (build_dir / "Procfile").write_text(procfile.render(commands), encoding="utf-8")
+        write_file(build_dir, "Procfile", procfile.render(commands))
         log.step("Wrote a Procfile (your repository has none)")
     for name, command in plan.procfile.processes.items():
         log.detail(f"{name}: {command}")
@@ -168,9 +185,7 @@ def write_state(plan: Plan, build_dir: Path, config_vars: dict[str, str]) -> Non
         "redis_addon": wants_redis_addon(plan, config_vars),
         "plan": plan.to_json(),
     }
-    state_path = build_dir / STATE_FILE
-    state_path.parent.mkdir(exist_ok=True)
-    state_path.write_text(redact_text(json.dumps(state, indent=2)) + "\n", encoding="utf-8")
+    write_file(build_dir, STATE_FILE, redact_text(json.dumps(state, indent=2)) + "\n")
 
 
 def wants_redis_addon(plan: Plan, config_vars: dict[str, str]) -> bool:

@@ -7,6 +7,8 @@ dependency/VCS/virtualenv folders, so a 20,000-file repository costs the same as
 
 Exit codes when run as a script: 0 detected (label on stdout), 100 not detected (reason on
 stderr), anything else means "could not decide" and the shell shim falls back to a grep.
+Files are read through :mod:`buildpack.core.safefs` (regular files only, bounded, never
+blocking); run as a script (``python -I -S detect.py``) it loads that sibling file directly.
 """
 
 from __future__ import annotations
@@ -14,6 +16,24 @@ from __future__ import annotations
 import os
 import re
 import sys
+from types import ModuleType
+
+
+def _sibling_module(name: str) -> ModuleType:
+    """Load ``<name>.py`` from this file's directory (the script case: no package on sys.path)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_channels_buildpack_" + name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+if __package__:
+    from buildpack.core import safefs
+else:  # pragma: no cover - bin/detect runs this file as a script
+    safefs = _sibling_module("safefs")
 
 CHANNELS = "Django Channels"
 DJANGO = "Django"
@@ -105,12 +125,10 @@ def find_manage_py(root: str, max_depth: int = MANAGE_PY_MAX_DEPTH) -> list[str]
 
 
 def _read(path: str) -> str:
+    """The text of a regular file up to MAX_READ; ``""`` for anything else (never blocks)."""
     try:
-        if os.path.getsize(path) > MAX_READ:
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
+        return safefs.read_text(path, MAX_READ)
+    except (OSError, ValueError):
         return ""
 
 

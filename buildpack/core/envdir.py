@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from buildpack.core import safefs
+
 MAX_VALUE_BYTES = 256 * 1024
+MAX_VARIABLES = 10_000
 
 
 def read_env_dir(env_dir: Path | None) -> dict[str, str]:
-    """``{NAME: value}`` from ENV_DIR; missing dir -> ``{}``. Values are kept exactly."""
-    if env_dir is None or not env_dir.is_dir():
+    """``{NAME: value}`` from ENV_DIR; missing dir -> ``{}``. Values are kept exactly.
+
+    Only regular files named like an identifier count, up to MAX_VALUE_BYTES each (a FIFO,
+    directory or oversized file is skipped, never waited on); undecodable bytes are replaced.
+    """
+    if env_dir is None:
+        return {}
+    try:
+        with os.scandir(env_dir) as entries:
+            names = sorted(entry.name for entry in entries if entry.name.isidentifier())
+    except OSError:  # missing, not a directory, unreadable
         return {}
     values: dict[str, str] = {}
-    for entry in sorted(env_dir.iterdir()):
-        if (
-            entry.is_file()
-            and entry.name.isidentifier()
-            and entry.stat().st_size <= MAX_VALUE_BYTES
-        ):
-            values[entry.name] = entry.read_text(encoding="utf-8", errors="replace")
+    for name in names[:MAX_VARIABLES]:
+        try:
+            values[name] = safefs.read_bytes(env_dir / name, MAX_VALUE_BYTES).decode(
+                "utf-8", errors="replace"
+            )
+        except OSError:
+            continue
     return values

@@ -11,21 +11,22 @@ import shlex
 from pathlib import Path
 from string import Template
 
+from buildpack.core import safefs
 from buildpack.core.asgi_scan import GENERATED_MODULE
 from buildpack.core.plan import Plan
 from buildpack.core.procfile import Commands
 from buildpack.core.resources import read_template
 
 MARKER = "channels-buildpack-generated"
+MAX_GENERATED_BYTES = 1024 * 1024
 PROFILE_SCRIPT = ".profile.d/channels-buildpack.sh"
 CLI = "channels-buildpack"
 
 
 def is_generated_file(path: Path) -> bool:
-    """True when *path* was written by us (it carries our marker near the top)."""
+    """True when *path* is a regular file written by us (our marker near the top)."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return MARKER in handle.read(4096)
+        return MARKER in safefs.read_text(path, MAX_GENERATED_BYTES)[:4096]
     except OSError:
         return False
 
@@ -79,14 +80,17 @@ def asgi_module_source(plan: Plan) -> str:
 
 
 def write_generated_asgi(plan: Plan, root: Path) -> Path | None:
-    """Write the generated ASGI module when the plan calls for one; return its path."""
+    """Write the generated ASGI module when the plan calls for one; return its path.
+
+    :class:`FileExistsError` when a file of ours would replace the user's;
+    :class:`~buildpack.core.safefs.UnsafeFile` when the path leaves *root* or is no file.
+    """
     if not plan.asgi or not plan.asgi.generated:
         return None
     target = root / plan.asgi.generated
     if target.exists() and not is_generated_file(target):
         raise FileExistsError(plan.asgi.generated)
-    target.write_text(asgi_module_source(plan), encoding="utf-8")
-    return target
+    return Path(safefs.write_text(root, plan.asgi.generated, asgi_module_source(plan)))
 
 
 def profile_script() -> str:

@@ -11,6 +11,9 @@ Two platform details shape this module:
   wheel that ships inside the standard library's ``ensurepip``.
 
 pip's cache lives in ``CACHE_DIR`` so a build never writes outside BUILD_DIR/CACHE_DIR.
+Every Python we start here runs isolated (``-I``) from a neutral working directory, so
+neither the repository (a ``typing.py`` or ``pip/`` at its root) nor PYTHONPATH is on its
+``sys.path``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack import __version__, log
+from buildpack.core import safefs
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
@@ -41,6 +45,11 @@ PASS_THROUGH_PIP_VARS = (
     "PIP_FIND_LINKS",
     "PIP_TRUSTED_HOST",
 )
+# -I: isolated mode (no working directory or PYTHON* variables on sys.path). Python 3.4+.
+ISOLATED = "-I"
+# Where our child Pythons run: never the repository.
+NEUTRAL_CWD = Path(os.sep)
+MAX_SCRIPT_BYTES = 1024 * 1024
 
 
 class InstallError(Exception):
@@ -83,35 +92,51 @@ def find_app_python(build_dir: Path, path_env: str | None = None) -> AppPython |
     return AppPython(build_path, str(build_path), False)
 
 
-def _pip_base(app: AppPython) -> list[str]:
-    check = subprocess.run(
-        [app.pip_python, "-m", "pip", "--version"], capture_output=True, text=True, check=False
+def _python(
+    args: Sequence[str], env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python command line isolated, from :data:`NEUTRAL_CWD`, output captured."""
+    return subprocess.run(
+        list(args),
+        env=None if env is None else dict(env),
+        cwd=NEUTRAL_CWD,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+
+
+def _pip_base(app: AppPython) -> list[str]:
+    check = _python([app.pip_python, ISOLATED, "-m", "pip", "--version"])
     if check.returncode == 0:
-        return [app.pip_python, "-m", "pip"]
-    bundled = subprocess.run(
+        return [app.pip_python, ISOLATED, "-m", "pip"]
+    bundled = _python(
         [
             app.pip_python,
+            ISOLATED,
             "-c",
             "import ensurepip, glob, os; "
             "print(sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "
             "'_bundled', 'pip-*.whl')))[-1])",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
     wheel = bundled.stdout.strip()
     if bundled.returncode != 0 or not wheel:
         detail = (check.stderr or bundled.stderr).strip().splitlines() or ["no pip module"]
         raise InstallError("pip", detail[-1])
-    return [app.pip_python, f"{wheel}/pip"]
+    return [app.pip_python, ISOLATED, f"{wheel}/pip"]
 
 
 def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
     """pip's environment: our cache, no prompts, the index settings among the config vars."""
     env = dict(os.environ)
-    env.update({k: config_vars[k] for k in PASS_THROUGH_PIP_VARS if config_vars.get(k)})
+    env.update(
+        {
+            name: config_vars[name]
+            for name in PASS_THROUGH_PIP_VARS
+            if config_vars.get(name) and "\0" not in config_vars[name]  # NUL: no env value
+        }
+    )
     env["PIP_CACHE_DIR"] = str(cache_dir / "channels-buildpack" / "pip")
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
@@ -120,9 +145,7 @@ def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
 
 
 def _run_pip(base: list[str], args: Sequence[str], env: Mapping[str, str], what: str) -> None:
-    result = subprocess.run(
-        [*base, *args], env=dict(env), capture_output=True, text=True, check=False
-    )
+    result = _python([*base, *args], env)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
         log.detail(output[-6000:])
@@ -283,6 +306,13 @@ def _installed_marker() -> Path | None:
     return Path(str(dist.locate_file(f"buildpack/{DIGEST_MARKER}")))
 
 
+def _read_or_empty(path: Path) -> str:
+    try:
+        return safefs.read_text(path, MAX_SCRIPT_BYTES)
+    except OSError:
+        return ""
+
+
 def install_runtime(
     app: AppPython, bp_dir: Path, cache_dir: Path, config_vars: Mapping[str, str]
 ) -> bool:
@@ -295,7 +325,7 @@ def install_runtime(
     digest = source_digest(bp_dir)
     marker = _installed_marker()
     missing = missing_runtime_dependencies()
-    if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
+    if marker is not None and _read_or_empty(marker) == digest and not missing:
         return False
     env = pip_env(cache_dir, config_vars)
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
@@ -306,7 +336,7 @@ def install_runtime(
     importlib.invalidate_caches()
     marker = _installed_marker()
     if marker is not None and marker.parent.is_dir():
-        marker.write_text(digest)
+        safefs.write_text(marker.parent, marker.name, digest)
     return True
 
 
@@ -315,24 +345,20 @@ def relocate_scripts(app: AppPython, names: Sequence[str]) -> None:
     bin_dir = app.build_path.parent
     build_python = str(app.build_path)
     for name in names:
-        script = bin_dir / name
-        if not script.is_file():
-            continue
-        text = script.read_text(encoding="utf-8", errors="replace")
+        text = _read_or_empty(bin_dir / name)
         first, _, rest = text.partition("\n")
         if first.startswith("#!") and build_python in first:
-            script.write_text("#!/usr/bin/env python3\n" + rest, encoding="utf-8")
+            safefs.write_text(bin_dir, name, "#!/usr/bin/env python3\n" + rest, mode=0o755)
 
 
 def python_version(app: AppPython) -> tuple[int, int, int]:
     """The app's Python version (this process runs as the app's Python during compile)."""
     if Path(sys.executable).resolve() == app.build_path.resolve():
         return sys.version_info[:3]
-    out = subprocess.run(
-        [str(app.build_path), "-c", "import sys; print(*sys.version_info[:3])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    probe = _python(
+        [str(app.build_path), ISOLATED, "-c", "import sys; print(*sys.version_info[:3])"]
+    )
+    probe.check_returncode()
+    out = probe.stdout.split()
     major, minor, micro = (int(x) for x in out)
     return major, minor, micro

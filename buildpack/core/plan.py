@@ -26,6 +26,8 @@ class LayerSetting:
     reads_env: bool = False
     env_vars: list[str] = field(default_factory=list)
     dynamic: bool = False
+    routing: list[str] = field(default_factory=list)
+    """Channels 1's ``ROUTING`` entries (``my_project.routing.channel_routing``)."""
 
 
 @dataclass

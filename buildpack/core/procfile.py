@@ -15,10 +15,12 @@ from string import Template
 from buildpack import messages
 from buildpack.core.resources import read_template
 
+MAX_PROCFILE_BYTES = 256 * 1024  # real ones are a few lines
 PROCESS_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(\S.*?)\s*$")  # a blank command is no process
 _CHAIN = re.compile(r"&&|\|\||(?<![<>]);|\|(?!\|)")
 _WSGI_SERVERS = ("gunicorn", "uwsgi", "waitress-serve", "mod_wsgi-express", "bjoern")
 _ASGI_WORKER_HINTS = ("uvicorn", "asgi", "daphne")
+_CHANNELS1_RUNWORKER_OPTIONS = {"--only-channels", "--exclude-channels", "--threads"}
 
 
 def parse(text: str) -> dict[str, str]:
@@ -105,6 +107,7 @@ def lint(processes: dict[str, str], *, channels: bool, background_channels: list
             app = _positional_app(words)
             if app and ":" not in app and program in ("daphne", "uvicorn", "hypercorn"):
                 warnings.append(messages.PROCFILE_APP_NO_ATTR.format(name=name, app=app))
+        warnings += _lint_channels1(name, words)
         if "runworker" in words and not _runworker_channels(words):
             warnings.append(messages.PROCFILE_RUNWORKER_NO_CHANNEL.format(name=name))
     if channels and "web" not in processes:
@@ -116,9 +119,30 @@ def lint(processes: dict[str, str], *, channels: bool, background_channels: list
     return warnings
 
 
+def _lint_channels1(name: str, words: list[str]) -> list[str]:
+    """Channels 1 commands: ``daphne x.asgi:channel_layer``, ``runworker --only-channels``."""
+    warnings = []
+    for word in words[1:]:
+        module, colon, attr = word.partition(":")
+        if colon and attr == "channel_layer" and module:
+            warnings.append(
+                messages.PROCFILE_CHANNELS1_TARGET.format(name=name, app=word, module=module)
+            )
+    if "runworker" in words:
+        for word in words:
+            option = word.partition("=")[0]
+            if option in _CHANNELS1_RUNWORKER_OPTIONS:
+                warnings.append(
+                    messages.PROCFILE_CHANNELS1_RUNWORKER.format(name=name, option=option)
+                )
+                break
+    return warnings
+
+
 def _runworker_channels(words: list[str]) -> list[str]:
     """The channel names given to ``manage.py runworker`` (its options and their values skipped)."""
     takes_value = {"--layer", "-v", "--verbosity", "--settings", "--pythonpath"}
+    takes_value |= _CHANNELS1_RUNWORKER_OPTIONS
     channels: list[str] = []
     skip = False
     for word in words[words.index("runworker") + 1 :]:

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildpack.core import safefs
+
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 # Calls that read one environment variable, by the dotted name of the callee.
@@ -47,20 +49,29 @@ class SourceError(Exception):
         self.message = message
 
 
+class SourceTooComplex(SourceError):
+    """A file too long or too deeply nested to analyse (RecursionError, MemoryError...)."""
+
+
+TOO_COMPLEX = "too long or too deeply nested to analyse"
+
+
 def parse_file(path: Path, display: str) -> ast.Module:
     """Parse *path*; raise :class:`SourceError` (never SyntaxError) naming *display*."""
     try:
-        if path.stat().st_size > MAX_SOURCE_BYTES:
-            raise SourceError(display, None, "file is larger than 2 MB; not analysed")
-        source = path.read_bytes()
+        source = safefs.read_bytes(path, MAX_SOURCE_BYTES)
+    except safefs.FileTooLarge as exc:
+        raise SourceError(display, None, "file is larger than 2 MB; not analysed") from exc
     except OSError as exc:
-        raise SourceError(display, None, f"cannot read ({exc.strerror})") from exc
+        raise SourceError(display, None, f"cannot read ({exc.strerror or exc})") from exc
     try:
         return ast.parse(source, filename=display)
     except SyntaxError as exc:
         raise SourceError(display, exc.lineno, f"SyntaxError: {exc.msg}") from exc
-    except ValueError as exc:  # null bytes
-        raise SourceError(display, None, f"cannot parse: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise SourceTooComplex(display, None, TOO_COMPLEX) from exc
+    except ValueError as exc:  # null bytes, undecodable source
+        raise SourceError(display, None, f"cannot parse: {str(exc)[:200]}") from exc
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class ModuleIndex:
         self.app_root = app_root.resolve()
         self._cache: dict[str, ModuleFile | None] = {}
         self._trees: dict[Path, ast.Module] = {}
+        self._displays: dict[Path, str] = {}
 
     def find(self, dotted: str) -> ModuleFile | None:
         """The file for *dotted* (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``), or None."""
@@ -92,25 +104,34 @@ class ModuleIndex:
             return self._cache[dotted]
         found = None
         if dotted and all(part.isidentifier() for part in dotted.split(".")):
-            parts = dotted.split(".")
-            for root in self.roots:
-                package = root.joinpath(*parts, "__init__.py")
-                module = root.joinpath(*parts[:-1], parts[-1] + ".py")
-                if package.is_file():
-                    found = ModuleFile(dotted, package, True)
-                    break
-                if module.is_file():
-                    found = ModuleFile(dotted, module, False)
-                    break
+            found = self._find(dotted.split("."))
         self._cache[dotted] = found
         return found
 
+    def _find(self, parts: list[str]) -> ModuleFile | None:
+        dotted = ".".join(parts)
+        for root in self.roots:
+            package = root.joinpath(*parts, "__init__.py")
+            module = root.joinpath(*parts[:-1], parts[-1] + ".py")
+            try:
+                if package.is_file():
+                    return ModuleFile(dotted, package, True)
+                if module.is_file():
+                    return ModuleFile(dotted, module, False)
+            except OSError:  # a name too long for the file system, a permission...
+                continue
+        return None
+
     def display(self, path: Path) -> str:
         """Path relative to the app root, POSIX style, for logs and the plan."""
-        try:
-            return path.resolve().relative_to(self.app_root).as_posix()
-        except ValueError:
-            return path.as_posix()
+        shown = self._displays.get(path)
+        if shown is None:
+            try:
+                shown = path.resolve().relative_to(self.app_root).as_posix()
+            except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
+                shown = path.as_posix()
+            self._displays[path] = shown
+        return shown
 
     def parse(self, module: ModuleFile) -> ast.Module:
         """Parse (and cache) a module's AST."""
@@ -122,7 +143,10 @@ class ModuleIndex:
 
     def module_for_path(self, path: Path) -> str | None:
         """Dotted name of a file under one of the roots (None when outside them)."""
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            return None
         for root in self.roots:
             try:
                 rel = resolved.relative_to(root)

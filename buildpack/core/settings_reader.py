@@ -7,19 +7,37 @@ on lists, ``if``/``try`` branches (both taken, values merged), and ``from X impo
 ``CHANNEL_LAYERS = redis if REDIS_URL else memory`` yields both backends. Partial updates
 (``DATABASES["default"] = dj_database_url.config()``, ``.update(...)``) add their expression
 as one more candidate, so the env vars and engines they name are seen.
+
+Settings files are untrusted input, so the reading is bounded: a setting keeps at most
+``MAX_CANDIDATES`` values, a folded value at most ``MAX_VALUE_NODES`` elements (bigger ones
+become unknown), and a whole read at most ``WORK_BUDGET`` steps; a file beyond that (or
+nested deeper than the interpreter's recursion limit) is reported as too complex.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+from collections import ChainMap, deque
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from buildpack.core.plan import DatabaseSetting, LayerSetting, SettingsInfo
-from buildpack.core.pysource import ModuleFile, ModuleIndex, absolute_import, env_vars_read
+from buildpack.core.pysource import (
+    TOO_COMPLEX,
+    ModuleFile,
+    ModuleIndex,
+    SourceTooComplex,
+    absolute_import,
+    env_vars_read,
+)
 
 MAX_IMPORT_DEPTH = 8
+MAX_CANDIDATES = 32
+MAX_VALUE_NODES = 10_000
+MAX_STRING_CHARS = 100_000
+WORK_BUDGET = 200_000  # steps: ~1 s; real settings take a few thousand
 _MAX_FOLLOWED_EXPRESSIONS = 50
 
 
@@ -43,11 +61,27 @@ class Candidate:
     line: int
 
 
-Namespace = dict[str, list[Candidate]]
+Namespace = MutableMapping[str, list[Candidate]]
 
 
 class SettingsNotFound(Exception):
     """The settings module named by manage.py / the config var has no file."""
+
+
+class _TooComplex(Exception):
+    """The work budget of one settings read is spent."""
+
+
+class _Budget:
+    """Counts the steps of one settings read; raises :class:`_TooComplex` past the limit."""
+
+    def __init__(self, limit: int = WORK_BUDGET) -> None:
+        self.left = limit
+
+    def spend(self, steps: int = 1) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise _TooComplex
 
 
 class _Reader:
@@ -55,6 +89,7 @@ class _Reader:
         self.index = index
         self.files: list[str] = []
         self._stack: list[str] = []
+        self.budget = _Budget()
 
     # -- modules -------------------------------------------------------------------------
 
@@ -68,6 +103,8 @@ class _Reader:
         self._stack.append(module.name)
         try:
             self._block(tree.body, ns, module)
+        except (_TooComplex, RecursionError, MemoryError) as exc:
+            raise SourceTooComplex(display, None, TOO_COMPLEX) from exc
         finally:
             self._stack.pop()
 
@@ -78,6 +115,7 @@ class _Reader:
             self._stmt(stmt, ns, module)
 
     def _stmt(self, stmt: ast.stmt, ns: Namespace, module: ModuleFile) -> None:
+        self.budget.spend()
         if isinstance(stmt, ast.Assign):
             self._assign(stmt, ns, module)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value and isinstance(stmt.target, ast.Name):
@@ -113,18 +151,19 @@ class _Reader:
             self._mutating_call(call, ns)
 
     def _branches(self, bodies: list[list[ast.stmt]], ns: Namespace, module: ModuleFile) -> None:
-        results = []
-        for body in bodies:
-            branch = {k: list(v) for k, v in ns.items()}
+        changes: list[MutableMapping[str, list[Candidate]]] = []
+        for body in bodies:  # each branch writes to its own layer over *ns* (lists are replaced,
+            branch = ChainMap[str, list[Candidate]]({}, ns)  # never mutated in place)
             self._block(body, branch, module)
-            results.append(branch)
-        for key in {k for branch in results for k in branch}:
+            changes.append(branch.maps[0])
+        for key in {k for changed in changes for k in changed}:
+            self.budget.spend(len(changes))
             merged: list[Candidate] = []
-            for branch in results:
-                for cand in branch.get(key, []):
+            for changed in changes:
+                for cand in changed.get(key, ns.get(key, [])):
                     if all(cand is not m for m in merged):
                         merged.append(cand)
-            ns[key] = merged
+            ns[key] = merged[:MAX_CANDIDATES]
 
     def _import_from(self, stmt: ast.ImportFrom, ns: Namespace, module: ModuleFile) -> None:
         target_name = absolute_import(module, stmt)
@@ -148,9 +187,12 @@ class _Reader:
         combined = []
         for cand in current:
             for extra in additions:
-                value = _add(cand.value, extra.value) if isinstance(stmt.op, ast.Add) else UNKNOWN
+                if isinstance(stmt.op, ast.Add):
+                    value = _capped(_add(cand.value, extra.value), self.budget)
+                else:
+                    value = UNKNOWN
                 combined.append(Candidate(cand.node, value, cand.file, cand.line))
-        ns[name] = combined
+        ns[name] = combined[:MAX_CANDIDATES]
 
     def _partial_update(
         self, name: str | None, value: ast.expr, ns: Namespace, module: ModuleFile
@@ -160,7 +202,7 @@ class _Reader:
         if name is None or name not in ns:
             return
         display = self.index.display(module.path)
-        ns[name] = [*ns[name], Candidate(value, UNKNOWN, display, value.lineno)]
+        ns[name] = [*ns[name], Candidate(value, UNKNOWN, display, value.lineno)][:MAX_CANDIDATES]
 
     def _mutating_call(self, call: ast.Call, ns: Namespace) -> None:
         func = call.func
@@ -169,7 +211,7 @@ class _Reader:
         name, method = func.value.id, func.attr
         if name not in ns or method not in ("append", "insert", "extend", "remove"):
             return
-        args = [_literal(a, ns) for a in call.args]
+        args = [_literal(a, ns, self.budget) for a in call.args]
         updated = []
         for cand in ns[name]:
             value = copy.copy(cand.value)
@@ -177,6 +219,7 @@ class _Reader:
                 value = list(value)
             if isinstance(value, list):
                 _apply_list_method(value, method, args)
+                value = _capped(value, self.budget)
             updated.append(Candidate(cand.node, value, cand.file, cand.line))
         ns[name] = updated
 
@@ -184,22 +227,22 @@ class _Reader:
 
     def _candidates(self, node: ast.expr, ns: Namespace, module: ModuleFile) -> list[Candidate]:
         if isinstance(node, ast.IfExp):
-            return self._candidates(node.body, ns, module) + self._candidates(
-                node.orelse, ns, module
-            )
+            both = self._candidates(node.body, ns, module)
+            return (both + self._candidates(node.orelse, ns, module))[:MAX_CANDIDATES]
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
             found: list[Candidate] = []
             for value in node.values:
                 found += self._candidates(value, ns, module)
-            return found
+            return found[:MAX_CANDIDATES]
         display = self.index.display(module.path)
-        return [Candidate(node, _literal(node, ns), display, node.lineno)]
+        return [Candidate(node, _literal(node, ns, self.budget), display, node.lineno)]
 
 
-def _literal(node: ast.expr, ns: Namespace) -> Any:
+def _literal(node: ast.expr, ns: Namespace, budget: _Budget) -> Any:
     """Best-effort constant folding: literals, known names, list/tuple/dict displays, ``+``."""
+    budget.spend()
     try:
-        return ast.literal_eval(node)
+        return _capped(ast.literal_eval(node), budget)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     if isinstance(node, ast.Name):
@@ -209,19 +252,55 @@ def _literal(node: ast.expr, ns: Namespace) -> Any:
         items: list[Any] = []
         for element in node.elts:
             if isinstance(element, ast.Starred):  # [*BASE_APPS, "chat"]
-                spread = _literal(element.value, ns)
+                spread = _literal(element.value, ns, budget)
                 items += spread if isinstance(spread, (list, tuple)) else [UNKNOWN]
             else:
-                items.append(_literal(element, ns))
-        return items if isinstance(node, ast.List) else tuple(items)
+                items.append(_literal(element, ns, budget))
+        return _capped(items if isinstance(node, ast.List) else tuple(items), budget)
     if isinstance(node, ast.Dict):
-        return {
-            _literal(k, ns) if k is not None else UNKNOWN: _literal(v, ns)
-            for k, v in zip(node.keys, node.values, strict=True)
-        }
+        folded: dict[Any, Any] = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            key = _literal(k, ns, budget) if k is not None else UNKNOWN
+            folded[key if _hashable(key) else UNKNOWN] = _literal(v, ns, budget)
+        return _capped(folded, budget)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _add(_literal(node.left, ns), _literal(node.right, ns))
+        left, right = _literal(node.left, ns, budget), _literal(node.right, ns, budget)
+        return _capped(_add(left, right), budget)
     return UNKNOWN
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:  # {[1]: 2}: a list as a key (the app would crash; we must not)
+        return False
+    return True
+
+
+def _capped(value: Any, budget: _Budget) -> Any:
+    """*value*, or UNKNOWN when it is too big to keep (``X = [X, X]`` doubling, ``S + S``)."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_STRING_CHARS else UNKNOWN
+    if not isinstance(value, (list, tuple, dict)):
+        return value
+    pending: list[Any] = [value]
+    seen = 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > MAX_VALUE_NODES:
+            budget.spend(seen // 10)
+            return UNKNOWN
+        if isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, (list, tuple)):
+            pending += item
+        elif isinstance(item, str) and len(item) > MAX_STRING_CHARS:
+            budget.spend(seen // 10)
+            return UNKNOWN
+    budget.spend(seen // 10)
+    return value
 
 
 def _subscript_root(node: ast.expr) -> str | None:
@@ -335,15 +414,17 @@ def _expressions(cands: list[Candidate], ns: Namespace) -> list[ast.AST]:
     """
     nodes: list[ast.AST] = []
     seen: set[int] = set()
-    pending = [cand for cand in cands if cand.node is not None]
+    pending = deque(cand for cand in cands if cand.node is not None)
+    followed: set[str] = set()
     while pending and len(nodes) < _MAX_FOLLOWED_EXPRESSIONS:
-        cand = pending.pop(0)
+        cand = pending.popleft()
         if cand.node is None or id(cand.node) in seen:
             continue
         seen.add(id(cand.node))
         nodes.append(cand.node)
         for sub in ast.walk(cand.node):
-            if isinstance(sub, ast.Name):
+            if isinstance(sub, ast.Name) and sub.id not in followed:  # each name once
+                followed.add(sub.id)
                 pending += ns.get(sub.id, [])
     return nodes
 
@@ -395,7 +476,11 @@ def _layer_setting(ns: Namespace) -> LayerSetting | None:
     if facts is None:
         return None
     backends, env, dynamic = facts
-    return LayerSetting(backends=backends, reads_env=bool(env), env_vars=env, dynamic=dynamic)
+    cands = ns["CHANNEL_LAYERS"]
+    routing = _constants(cands, _expressions(cands, ns), "ROUTING")
+    return LayerSetting(
+        backends=backends, reads_env=bool(env), env_vars=env, dynamic=dynamic, routing=routing
+    )
 
 
 def _database_setting(ns: Namespace) -> DatabaseSetting | None:

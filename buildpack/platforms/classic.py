@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from buildpack import __version__, log
-from buildpack.core import build
+from buildpack.core import build, safefs
 from buildpack.core.envdir import read_env_dir
 from buildpack.core.install import install, install_runtime
 
@@ -28,18 +28,26 @@ def _quoted(value: str) -> str:
     return json.dumps(value)
 
 
+def _state(build_dir: Path) -> dict[str, object]:
+    """What compile saved; ``{}`` when it is missing or not ours (a repository's own file)."""
+    try:
+        state = json.loads(safefs.read_text(build_dir / build.STATE_FILE, build.MAX_STATE_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def release_yaml(build_dir: Path) -> str:
     """The YAML document ``bin/release`` prints."""
     from buildpack.core import procfile
 
-    procfile_path = build_dir / "Procfile"
-    processes = {}
-    if procfile_path.is_file():
-        processes = procfile.parse(procfile_path.read_text(encoding="utf-8", errors="replace"))
+    try:
+        text = safefs.read_text(build_dir / "Procfile", procfile.MAX_PROCFILE_BYTES)
+    except OSError:  # missing, or refused (compile explained why)
+        text = ""
+    processes = procfile.parse(text)
     processes.pop("release", None)
-    state_path = build_dir / build.STATE_FILE
-    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else {}
-    addons = [REDIS_ADDON] if state.get("redis_addon") else []
+    addons = [REDIS_ADDON] if _state(build_dir).get("redis_addon") is True else []
     lines = ["---", "addons:" + ("" if addons else " []")]
     lines += [f"  - {addon}" for addon in addons]
     lines.append("default_process_types:" + ("" if processes else " {}"))
@@ -82,7 +90,5 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
 def _write_profile(build_dir: Path) -> None:
     from buildpack.core import generate
 
-    profile = build_dir / generate.PROFILE_SCRIPT
-    profile.parent.mkdir(exist_ok=True)
-    profile.write_text(generate.profile_script(), encoding="utf-8")
+    build.write_file(build_dir, generate.PROFILE_SCRIPT, generate.profile_script())
     log.step(f"Wrote {generate.PROFILE_SCRIPT} (runtime defaults; config vars win)")
