@@ -225,3 +225,67 @@ CANNOT_LISTEN = (
     "cannot listen on port {port}: {error}. "
     "Fix: stop what uses the port, or set PORT to a free one."
 )
+
+# -- operating: status, heartbeats, autoscaling --------------------------------------------
+
+HEARTBEAT_FAILED = (
+    "could not write this process's heartbeat ({error}); retrying every interval. "
+    "`channels-buildpack status` will not list this process meanwhile."
+)
+STATUS_SENTINEL = (
+    "Redis Sentinel hosts are not supported by status. Fix: point CHANNELS_REDIS_URLS at the "
+    "master, e.g. CHANNELS_REDIS_URLS=redis://master:6379 channels-buildpack status"
+)
+STATUS_UNREACHABLE = (
+    "{where} is unreachable ({error}): its channels, groups and processes are not shown. "
+    "Fix: check the add-on (heroku redis:info) and REDIS_URL."
+)
+STATUS_EVICTING = (
+    "{where} evicts keys under memory pressure (maxmemory-policy {policy}): the layer's messages "
+    "and group memberships all have a TTL, so they can vanish. "
+    "Fix: heroku redis:maxmemory <addon> --policy noeviction"
+)
+STATUS_CLIENTS_HIGH = (
+    "{where} has {clients} of {limit} clients: new connections will be refused "
+    "(max number of clients reached). Fix: lower CHANNELS_REDIS_MAX_CONNECTIONS, "
+    "WEB_CONCURRENCY or CHANNELS_WORKER_CONCURRENCY, or upgrade the Redis plan."
+)
+STATUS_MEMORY_HIGH = (
+    "{where} uses over 80% of maxmemory. Fix: drain the deepest channels (more workers) "
+    "or upgrade the Redis plan."
+)
+STATUS_UNSERVED = (
+    "{channel!r} has messages but no live process serves it (no heartbeat lists it). "
+    "Fix: heroku ps:scale worker=1"
+)
+STATUS_NEAR_CAPACITY = (
+    "{channel!r} is at 90% or more of its capacity ({capacity} per shard): sends will raise "
+    "ChannelFull. Fix: heroku ps:scale worker=<more>, or raise CHANNELS_CAPACITY."
+)
+STATUS_PUBSUB_GROUPS = (
+    "pub/sub layer: groups are subscriptions inside each process, not keys in Redis, so none "
+    "are listed."
+)
+STATUS_MEMORY_LAYER = (
+    "The channel layer is in-memory (single-process mode, from {source}): messages, groups and "
+    "background jobs live inside the web process, so this process cannot see them.\n"
+    "To see its background channels, ask the web process: "
+    "heroku config:set CHANNELS_METRICS_TOKEN=<random>, then "
+    "CHANNELS_METRICS_TOKEN=<same> channels-buildpack status --url https://<your-app-host>"
+)
+STATUS_NOT_REDIS = "The channel layer is {backend} (from {source}); status reads Redis layers only."
+STATUS_REMOTE_NO_TOKEN = (
+    "--url needs the web process's token. Fix: CHANNELS_METRICS_TOKEN=<the app's value> "
+    "channels-buildpack status --url <url>"
+)
+STATUS_REMOTE_REFUSED = (
+    "{url} refused the token. Fix: use the app's value: heroku config:get CHANNELS_METRICS_TOKEN"
+)
+STATUS_REMOTE_OFF = (
+    "{url} does not serve metrics. Fix: heroku config:set CHANNELS_METRICS_TOKEN=<random> "
+    "(the web process restarts with the endpoint on)"
+)
+STATUS_REMOTE_LIMITS = (
+    "Groups, process inboxes and Redis clients are not visible through the web process's "
+    "endpoint (it publishes queue numbers only)."
+)
