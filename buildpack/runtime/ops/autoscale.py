@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import os
 import re
 import shlex
@@ -183,10 +184,12 @@ class AutoscaleEndpoint:
         if not token_matches(given, self.hirefire):
             await _respond(send, 404, {"error": "not found"})
             return
-        key = "oldest_age" if self.latency else "depth"
+
+        def value(process: dict[str, Any]) -> int:  # HireFire reads whole numbers
+            return math.ceil(process["oldest_age"]) if self.latency else int(process["depth"])
 
         def hirefire(numbers: dict[str, Any]) -> Any:
-            return [{"name": n, "value": v[key]} for n, v in numbers["processes"].items()]
+            return [{"name": n, "value": value(v)} for n, v in numbers["processes"].items()]
 
         await self._answer(send, hirefire)
 

@@ -74,12 +74,12 @@ def channel_rows(channels: list[ChannelStat], shards: int) -> list[str]:
     return table(header, rows) if rows else ["  none found (no keys, heartbeats or routes)"]
 
 
-def _process_line(beat: dict[str, Any]) -> list[str]:
+def _process_line(beat: dict[str, Any], now: float) -> list[str]:
     channels = ", ".join(beat.get("channels") or []) or "-"
     extra = []
     if "handled" in beat:
         extra.append(f"handled {beat['handled']}, busy {beat.get('busy', 0)}")
-    up = seconds(max(0.0, float(beat.get("beat", 0)) - float(beat.get("started", 0))))
+    up = seconds(max(0.0, now - float(beat.get("started", now))))
     return [
         str(beat.get("dyno", "?")),
         str(beat.get("pid", "?")),
@@ -130,7 +130,7 @@ def render(state: LayerState) -> str:
     lines += ["", f"Processes (heartbeats): {len(state.processes)}"]
     if state.processes:
         header = ["dyno", "pid", "role", "channels", "seen", "up", ""]
-        lines += table(header, [_process_line(b) for b in state.processes])
+        lines += table(header, [_process_line(b, state.time) for b in state.processes])
     lines += ["", "Redis"]
     for server in state.servers:
         lines += _server_lines(server)
