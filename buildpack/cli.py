@@ -3,7 +3,9 @@
 Platform entry points (``bin/*`` call these): ``detect``, ``compile``, ``release`` (classic),
 ``build`` (Cloud Native Buildpack).
 Run time (the Procfile calls these): ``web``, ``worker``, ``migrate`` (release phase).
-Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it would generate).
+Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it would generate),
+``init`` (files for one-button deploys and review apps), ``doctor`` (what would go wrong).
+Operating: ``status`` (channels, groups, processes and Redis of a running app).
 
 Subcommands import their modules lazily so ``web`` starts as fast as possible.
 """
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from buildpack import __version__
 
@@ -87,7 +90,33 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="release phase: manage.py migrate (stays up idle under honcho)"
     )
     migrate.add_argument("--chdir", default=None, help="directory holding manage.py")
+    _add_operating_commands(sub)
     return parser
+
+
+def _add_operating_commands(sub: Any) -> None:
+    status = sub.add_parser(
+        "status", help="background channels, groups, processes and Redis of the running app"
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.add_argument(
+        "--watch", type=float, default=None, metavar="SECONDS", help="repeat every SECONDS"
+    )
+    status.add_argument("--top", type=int, default=10, metavar="N", help="groups listed (10)")
+    status.add_argument("--chdir", default=None, help="directory holding manage.py")
+    status.add_argument(
+        "--url", default=None, help="ask the web process at URL (needs CHANNELS_METRICS_TOKEN)"
+    )
+    doctor = sub.add_parser("doctor", help="what would happen on the platform, and what is wrong")
+    doctor.add_argument("dir", nargs="?", default=".")
+    doctor.add_argument(
+        "--host", default=None, help="the app's public host (default: from the environment)"
+    )
+    doctor.add_argument(
+        "--static", action="store_true", help="static checks only (never loads your settings)"
+    )
+    init = sub.add_parser("init", help="write Procfile, app.json, project.toml, .env.example")
+    init.add_argument("dir", nargs="?", default=".")
 
 
 _BUILD_COMMANDS = {
@@ -208,6 +237,24 @@ def _migrate(args: argparse.Namespace) -> int:
     return migrate_main(args)
 
 
+def _status(args: argparse.Namespace) -> int:
+    from buildpack.runtime.ops.status import main as status_main
+
+    return status_main(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from buildpack.core.doctor import main as doctor_main
+
+    return doctor_main(args)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from buildpack.core.init import main as init_main
+
+    return init_main(args)
+
+
 _HANDLERS = {
     "detect": _detect,
     "compile": _compile,
@@ -218,4 +265,7 @@ _HANDLERS = {
     "web": _web,
     "worker": _worker,
     "migrate": _migrate,
+    "status": _status,
+    "doctor": _doctor,
+    "init": _init,
 }

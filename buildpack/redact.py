@@ -92,3 +92,15 @@ def describe_config_var(name: str, value: str) -> str:
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of *env* that must never appear in a log (everything not known public)."""
     return [v for k, v in env.items() if k not in _PUBLIC_VARS and v]
+
+
+_CREDENTIAL_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_KEY|_KEY$", re.I)
+
+
+def credential_values(env: Mapping[str, str]) -> list[str]:
+    """Values of *env* whose names say they are credentials (``*_TOKEN``, ``SECRET_KEY``...).
+
+    Narrower than :func:`secret_values`, for output that may legitimately contain other
+    config values (channel names, hosts): URL passwords are masked by :func:`redact_text`.
+    """
+    return [v for k, v in env.items() if v and _CREDENTIAL_NAME.search(k)]

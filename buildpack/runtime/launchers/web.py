@@ -171,7 +171,10 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         return 1
     from channels.layers import get_channel_layer
 
+    from buildpack.runtime.ops import autoscale
+
     layer = get_channel_layer()
+    application = autoscale.wrap(application, layer)  # off unless a metrics token is set
     background = _background(application, layer) if single and layer is not None else None
     if not child:
         names = ", ".join(background.channels) if background else ""
@@ -184,6 +187,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
         if not single:
             _probe(srv, layer)
+        _heartbeat(layer)
 
     srv.on_running = on_running
     _install_signals(srv)
@@ -207,6 +211,7 @@ def _build_server(
     from daphne.access import AccessLogGenerator
 
     from buildpack.runtime.launchers.rejections import RejectionLogger
+    from buildpack.runtime.ops.autoscale import masked_access_log
 
     address_header = _forwarded_address_header()
     return server.GracefulServer(
@@ -216,7 +221,7 @@ def _build_server(
         shutdown_timeout=shutdown_timeout(),
         background=background,
         shared_socket=shared,
-        action_logger=AccessLogGenerator(sys.stdout),
+        action_logger=masked_access_log(AccessLogGenerator(sys.stdout)),
         proxy_forwarded_address_header=address_header,
         proxy_forwarded_port_header="X-Forwarded-Port",
         proxy_forwarded_proto_header="X-Forwarded-Proto",
@@ -257,6 +262,22 @@ def _probe(srv: Any, layer: Any) -> None:
     import asyncio
 
     srv.probe_task = asyncio.ensure_future(probe())
+
+
+def _heartbeat(layer: Any) -> None:
+    """This process's heartbeat (Redis layers), deleted before the reactor stops."""
+    import asyncio
+
+    from twisted.internet import defer, reactor
+
+    from buildpack.runtime.ops import heartbeat
+
+    beat = heartbeat.start(layer, COMPONENT, [])
+    if beat is not None:
+        stop = beat.stop
+        reactor.addSystemEventTrigger(
+            "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(stop()))
+        )
 
 
 def _install_signals(srv: Any) -> None:

@@ -21,6 +21,7 @@ from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
 from buildpack.runtime.layers.redis import reserve_connections
+from buildpack.runtime.ops import heartbeat
 
 COMPONENT = "worker"
 
@@ -95,12 +96,17 @@ async def _run(
         log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
     worker = ChannelWorker(application, channels, layer, concurrency=concurrency)
     worker.start()
+    beat = heartbeat.start(
+        layer, COMPONENT, channels, stats=lambda: {"busy": worker.busy, "handled": worker.handled}
+    )
     log.runtime(
         COMPONENT,
         f"serving {', '.join(channels)} ({worker.concurrency} consumer(s) per channel) | "
         f"layer {describe_layer(settings)} | pid {os.getpid()}",
     )
     reason = await stop
+    if beat is not None:
+        await beat.stop()  # status stops listing this process as it stops taking messages
     timeout = shutdown_timeout()
     log.runtime(
         COMPONENT,
