@@ -109,7 +109,7 @@ def _fix_line(plan: Plan, package: str) -> tuple[str, str]:
 def install_server_packages(
     plan: Plan, app: AppPython, cache_dir: Path, config_vars: dict[str, str]
 ) -> None:
-    required = pins.REQUIRED["channels" if plan.is_channels else "django"]
+    required = pins.required(plan.is_channels, config_vars)
     missing = [name for name in required if not is_installed(name)]
     log.step("Checking the server packages")
     for name in required:

@@ -31,6 +31,10 @@ from buildpack import __version__, log
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
+# Makes the web process faster when present (Daphne's reactor and uvicorn run on it; see
+# runtime/launchers/speedups.py). Binary wheels only, best effort: a Python that has no
+# uvloop wheel yet still builds, and the web process runs on the stock asyncio loop.
+OPTIONAL_DEPENDENCIES = ("uvloop>=0.19; sys_platform != 'win32'",)
 TOMLI = "tomli>=2.0"
 DIGEST_MARKER = "_installed_from"
 _NAME_END = re.compile(r"[<>=!~;\s\[]")  # where a requirement's project name ends
@@ -208,9 +212,10 @@ def install_runtime(
     digest = _source_digest(bp_dir)
     marker = _installed_marker()
     missing = _missing(runtime_dependencies())
-    if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
-        return False
     env = _pip_env(cache_dir, config_vars)
+    optional = _install_optional(app, env)
+    if marker is not None and marker.is_file() and marker.read_text() == digest and not missing:
+        return optional
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
     command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
     _run_pip(_pip_base(app), command, env, "channels-buildpack")
@@ -220,6 +225,21 @@ def install_runtime(
     marker = _installed_marker()
     if marker is not None and marker.parent.is_dir():
         marker.write_text(digest)
+    return True
+
+
+def _install_optional(app: AppPython, env: Mapping[str, str]) -> bool:
+    """Install the missing :data:`OPTIONAL_DEPENDENCIES` from binary wheels; a failure is
+    one line in the build log, not a failed build. Returns whether anything was installed."""
+    missing = _missing(OPTIONAL_DEPENDENCIES)  # pip skips those whose marker does not apply
+    if not missing:
+        return False
+    command = [*_pip_base(app), "install", "-q", "--only-binary", ":all:", *missing]
+    result = subprocess.run(command, env=dict(env), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        names = ", ".join(_NAME_END.split(r, maxsplit=1)[0] for r in missing)
+        log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
+        return False
     return True
 
 

@@ -1,7 +1,7 @@
-"""Daphne, serving an inherited socket, with a graceful shutdown.
+"""The Daphne engine: Daphne serving an inherited socket, with a graceful shutdown.
 
-Import this module before anything imports ``twisted.internet.reactor``: importing
-``daphne.server`` installs Twisted's asyncio reactor.
+Import this module before anything imports ``twisted.internet.reactor``: it installs
+Twisted's asyncio reactor, on a uvloop loop when uvloop is installed (see :mod:`.speedups`).
 
 Stock Daphne on SIGTERM cancels every application instance and drops every socket: clients
 see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redis until
@@ -17,22 +17,51 @@ see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from daphne import server as daphne_server  # isort: skip - installs the asyncio reactor
-from daphne.ws_protocol import WebSocketProtocol
-from twisted.internet import reactor, tcp
-from twisted.internet.endpoints import AdoptedStreamServerEndpoint
+from buildpack.runtime.launchers import speedups  # isort: skip
 
-from buildpack import log
+LOOP = speedups.install_uvloop_reactor()  # before daphne.server installs a stock one
+
+from daphne import server as daphne_server  # noqa: E402  # isort: skip
+from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
+from twisted.internet import reactor, tcp  # noqa: E402
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint  # noqa: E402
+
+from buildpack import log  # noqa: E402
+from buildpack.runtime.launchers import engines, forwarded  # noqa: E402
+from buildpack.runtime.launchers.engines import (  # noqa: E402
+    ACCEPT_PAUSE,
+    POLL_SECONDS,
+    SERVICE_RESTART,
+    Plan,
+)
 
 ADOPTED_ENDPOINT = "channels-buildpack:adopted-socket"
-SERVICE_RESTART = 1012
-POLL_SECONDS = 0.05
-ACCEPT_PAUSE = 0.001
+QUIET_AUTOBAHN = speedups.quiet_autobahn_debug()
+
+
+def describe() -> str:
+    """``Daphne 4.2.3 (Twisted 26.10.0, uvloop 0.23.0)`` for the start-up line."""
+    loop = "uvloop " + engines.version("uvloop") if LOOP is not None else "asyncio"
+    return f"Daphne {engines.version('daphne')} (Twisted {engines.version('twisted')}, {loop})"
+
+
+class NoDelayServer(tcp.Server):  # type: ignore[misc]
+    """An accepted connection with TCP_NODELAY set (Twisted leaves Nagle on; autobahn
+    turns it off only for WebSockets, after the upgrade)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock, *args, **kwargs)
 
 
 class FairPort(tcp.Port):  # type: ignore[misc]
@@ -114,10 +143,15 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
     def listen_success(self, port: Any) -> None:
         if self.shared_socket and type(port) is tcp.Port:
             port.__class__ = FairPort
+        if isinstance(port, tcp.Port) and port.transport is tcp.Server:
+            port.transport = NoDelayServer
         self.ports.append(port)
         super().listen_success(port)
 
     def _started(self) -> None:
+        # Daphne >= 4.2.2 defaults to these; older ones had no limit.
+        limit = engines.MAX_MESSAGE_BYTES
+        self.ws_factory.setProtocolOptions(maxMessagePayloadSize=limit, maxFramePayloadSize=limit)
         if self.background is not None:
             self.background.start()
         if self.on_running is not None:
@@ -155,11 +189,12 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         self.stopping = True
         self.exit_code = exit_code
         sockets = self._open_websockets()
+        requests = self._pending_instances() - len(sockets)
         log.runtime(
             "web",
-            f"stopping ({reason}): closing {len(sockets)} WebSocket(s) with {SERVICE_RESTART}, "
-            f"waiting for {self._pending_instances() - len(sockets)} request(s) in flight, "
-            f"deadline {self.shutdown_timeout:g} s (pid {os.getpid()})",
+            engines.stopping_line(
+                reason, len(sockets), requests, self.shutdown_timeout, os.getpid()
+            ),
         )
         for port in self.ports:
             port.stopListening()
@@ -182,15 +217,53 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
             reactor.callLater(POLL_SECONDS, self._poll, deadline)
             return
         if pending or busy:
-            log.runtime(
-                "web",
-                f"deadline reached: cancelling {pending} connection(s) "
-                f"and {busy} background job(s)",
-            )
+            log.runtime("web", engines.deadline_line(pending, busy))
         else:
-            log.runtime("web", f"stopped cleanly (pid {os.getpid()})")
+            log.runtime("web", engines.stopped_line(os.getpid()))
         if self.background is None:
             reactor.stop()  # Daphne's shutdown trigger cancels anything left
             return
         drained = asyncio.ensure_future(self.background.drain(0))
         drained.add_done_callback(lambda _: reactor.stop())
+
+
+# -- the engine entry point ---------------------------------------------------------------
+
+
+def serve(plan: Plan) -> int:
+    """Serve *plan* with Daphne until stopped; the exit code."""
+    from daphne.access import AccessLogGenerator
+
+    forwarded.install(plan.hops)
+    srv = GracefulServer(
+        plan.application,
+        fileno=plan.fileno,
+        family=_family(plan.fileno),
+        shutdown_timeout=plan.shutdown_timeout,
+        background=plan.background,
+        shared_socket=plan.shared,
+        action_logger=AccessLogGenerator(sys.stdout),
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_forwarded_port_header="X-Forwarded-Port",
+        proxy_forwarded_proto_header="X-Forwarded-Proto",
+        ping_interval=engines.PING_INTERVAL,
+        ping_timeout=engines.PING_TIMEOUT,
+    )
+    srv.on_running = lambda: plan.on_running(srv)
+    _install_signals(srv)
+    srv.run()
+    return int(srv.exit_code)
+
+
+def _family(fileno: int) -> int:
+    from buildpack.runtime.launchers.sockets import family_fd
+
+    return family_fd(fileno)
+
+
+def _install_signals(srv: GracefulServer) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        reactor.callFromThread(srv.begin_shutdown, signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
