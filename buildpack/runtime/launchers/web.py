@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime.launchers import bootstrap, engines, forwarded, sockets
+from buildpack.runtime.launchers import bootstrap, engines, forwarded, oldconns, sockets
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.supervisor import SCALED, SINGLE
 
@@ -161,6 +161,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         if child:
             bootstrap.prepare(args.chdir, args.app)
         settings = bootstrap.load_settings()
+        oldconns.install()  # before the app can open a database connection
         single = bootstrap.single_process(settings)
         if args.report_fd is not None:
             _report_mode(args, engine, settings, single)
