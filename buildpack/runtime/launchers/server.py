@@ -17,10 +17,8 @@ see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -52,16 +50,6 @@ def describe() -> str:
     """``Daphne 4.2.3 (Twisted 26.10.0, uvloop 0.23.0)`` for the start-up line."""
     loop = "uvloop " + engines.version("uvloop") if LOOP is not None else "asyncio"
     return f"Daphne {engines.version('daphne')} (Twisted {engines.version('twisted')}, {loop})"
-
-
-class NoDelayServer(tcp.Server):  # type: ignore[misc]
-    """An accepted connection with TCP_NODELAY set (Twisted leaves Nagle on; autobahn
-    turns it off only for WebSockets, after the upgrade)."""
-
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().__init__(sock, *args, **kwargs)
 
 
 class FairPort(tcp.Port):  # type: ignore[misc]
@@ -143,8 +131,6 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
     def listen_success(self, port: Any) -> None:
         if self.shared_socket and type(port) is tcp.Port:
             port.__class__ = FairPort
-        if isinstance(port, tcp.Port) and port.transport is tcp.Server:
-            port.transport = NoDelayServer
         self.ports.append(port)
         super().listen_success(port)
 
