@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SETUP = """
 import asyncio, django
 from django.conf import settings
@@ -38,16 +40,22 @@ class Consumer(AsyncConsumer):
     async def nothing(self, message):
         pass
 
-async def dispatch(*kinds):
+async def dispatch(kinds):
     consumer = Consumer()
     consumer.scope = {{"type": "channel"}}
+    opened = []
     for kind in kinds:
         await consumer.dispatch({{"type": kind}})
+        opened.append(oldconns.any_open())  # a connection open after this message?
+    return opened
+
+opened = asyncio.run(dispatch({kinds!r}))
+print(*opened, "|", oldconns.counts["hops"], oldconns.counts["skips"])
 """
 
 
-def _run(tmp_path: Path, body: str) -> str:
-    code = SETUP.format(db=str(tmp_path / "db.sqlite3")) + body
+def _run(tmp_path: Path, kinds: list[str]) -> str:
+    code = SETUP.format(db=str(tmp_path / "db.sqlite3"), kinds=kinds)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
@@ -55,30 +63,20 @@ def _run(tmp_path: Path, body: str) -> str:
     return result.stdout.strip()
 
 
-def test_messages_to_consumers_without_database_use_skip_the_hop(tmp_path: Path) -> None:
-    body = (
-        "asyncio.run(dispatch('nothing', 'nothing', 'nothing'))\n"
-        "print(oldconns.counts['hops'], oldconns.counts['skips'])"
-    )
-    assert _run(tmp_path, body) == "0 3"
-
-
-def test_a_connection_left_open_is_still_closed_by_the_next_message(tmp_path: Path) -> None:
-    body = (
-        "async def scenario():\n"
-        "    await dispatch('plain')\n"
-        "    left_open = oldconns.any_open()\n"
-        "    await dispatch('nothing')  # the old connection is closed before this handler\n"
-        "    print(left_open, oldconns.any_open(), oldconns.counts['hops'])\n"
-        "asyncio.run(scenario())\n"
-    )
-    # the first message hopped for nothing (no connection yet: skipped); the second closed it
-    assert _run(tmp_path, body) == "True False 1"
-
-
-def test_database_sync_to_async_closes_its_own_and_later_messages_skip(tmp_path: Path) -> None:
-    body = (
-        "asyncio.run(dispatch('managed', 'nothing', 'nothing'))\n"
-        "print(oldconns.any_open(), oldconns.counts['hops'], oldconns.counts['skips'])"
-    )
-    assert _run(tmp_path, body) == "False 0 3"
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        # consumers that never touch the database: no hop at all
+        (["nothing", "nothing", "nothing"], "False False False | 0 3"),
+        # a connection left open (plain sync_to_async) is closed by the next message's
+        # clean-up, which hops because a connection is open; the first skipped (none yet)
+        (["plain", "nothing", "nothing"], "True False False | 1 2"),
+        # database_sync_to_async closes its own (CONN_MAX_AGE=0): later messages skip
+        (["managed", "nothing", "nothing"], "False False False | 0 3"),
+    ],
+    ids=["no-database", "left-open", "database_sync_to_async"],
+)
+def test_the_clean_up_runs_exactly_when_a_connection_is_open(
+    tmp_path: Path, kinds: list[str], expected: str
+) -> None:
+    assert _run(tmp_path, kinds) == expected

@@ -9,7 +9,9 @@ pings, the engine choice itself, and the Daphne speed-ups.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from tests.support.deployment import Deployment, Dyno
 from tests.support.platform import Build, Platform
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
+from tests.support.redis import RedisServer
 from tests.support.ws import close_code, http_get, ws_connect
 
 MIB = 1024 * 1024
@@ -141,6 +144,31 @@ def test_refused_origin_is_logged_with_the_fix(
         timeout=10,
     )
     assert "Traceback" not in web.process.output()
+
+
+@pytest.mark.redis
+def test_single_process_mode_finishes_the_background_job_in_flight_on_sigterm(
+    platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
+) -> None:
+    """No Redis layer (single-process mode); jobs record in a Redis of their own."""
+    web = _web(platform, procs, engine_build, RT_RECORD_URL=redis_server.url)
+    assert "mode single-process" in web.process.output()
+    client = redis_server.client()
+
+    async def start_job() -> None:
+        conn = await ws_connect(f"{web.ws}/ws/group/drain/")
+        await conn.send(json.dumps({"job": "slow-1", "seconds": 2}))
+        deadline = time.monotonic() + 20
+        while not client.hget("rt:started", "slow-1") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await conn.close()
+
+    asyncio.run(start_job())
+    assert client.hget("rt:started", "slow-1") == b"1"
+    web.process.signal(signal.SIGTERM)
+    assert web.process.wait(30) == 0, web.process.tail()
+    assert client.hget("rt:count", "slow-1") == b"1"  # it finished before the exit
+    assert "stopped cleanly" in web.process.output()
 
 
 # -- the engine choice ----------------------------------------------------------------------
