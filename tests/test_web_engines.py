@@ -176,7 +176,9 @@ def test_single_process_mode_finishes_the_background_job_in_flight_on_sigterm(
 
 @pytest.fixture
 def daphne_build(build_app: Callable[..., Build]) -> Build:
-    build = build_app("runtime_app", **LOCAL_HOSTS)
+    """runtime_app built for Daphne, a build of its own: test_build_e2e installs uvicorn
+    into the session's shared runtime_app slug, and these tests need a slug without it."""
+    build = build_app("runtime_app", **LOCAL_HOSTS, CHANNELS_WEB_SERVER="daphne")
     assert build.ok
     return build
 

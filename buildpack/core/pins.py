@@ -13,7 +13,8 @@ PINS: dict[str, str] = {
     "gunicorn": "27.0.1",
     "uvicorn": "0.54.0",
     "httptools": "0.9.0",
-    "websockets": "17.4",
+    # the newest release that installs on every Python we support (17.x needs 3.11)
+    "websockets": "16.1.1",
 }
 
 # What each kind of project needs installed to run the processes we generate.
