@@ -9,12 +9,14 @@ pings, the engine choice itself, and the Daphne speed-ups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -169,6 +171,29 @@ def test_single_process_mode_finishes_the_background_job_in_flight_on_sigterm(
     assert web.process.wait(30) == 0, web.process.tail()
     assert client.hget("rt:count", "slow-1") == b"1"  # it finished before the exit
     assert "stopped cleanly" in web.process.output()
+
+
+def test_at_the_deadline_what_is_left_is_cancelled_and_the_exit_is_0(
+    platform: Platform, procs: ProcessGroup, engine_build: Build
+) -> None:
+    web = _web(platform, procs, engine_build, CHANNELS_SHUTDOWN_TIMEOUT="2")
+    slow = threading.Thread(target=lambda: _quietly(http_get, f"{web.http}/sleep/?seconds=20"))
+    slow.start()
+    time.sleep(1)
+    started = time.monotonic()
+    web.process.signal(signal.SIGTERM)
+    assert web.process.wait(15) == 0, web.process.tail()
+    assert time.monotonic() - started < 6
+    slow.join(30)
+    output = web.process.output()
+    assert "waiting for 1 request(s) in flight, deadline 2 s" in output
+    assert "deadline reached: cancelling 1 connection(s)" in output
+    assert "Traceback" not in output, output
+
+
+def _quietly(function: Callable[..., object], *args: object) -> None:
+    with contextlib.suppress(OSError):  # the server cut the request off: that is the point
+        function(*args)
 
 
 # -- the engine choice ----------------------------------------------------------------------

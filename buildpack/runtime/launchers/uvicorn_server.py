@@ -96,6 +96,12 @@ class _QuietLifecycle(logging.Filter):
         return not str(record.msg).startswith(QUIET_PREFIXES)
 
 
+def _not_cancelled(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's traceback for a request the shutdown deadline cancelled (the stop's
+    own 'deadline reached' line says it; the Daphne engine prints nothing more either)."""
+    return not (record.exc_info and record.exc_info[0] is asyncio.CancelledError)
+
+
 def configure_logging() -> None:
     """Access lines (one per request, WebSocket handshakes included) on stdout; uvicorn's
     warnings and errors on stderr."""
@@ -115,6 +121,7 @@ def configure_logging() -> None:
     err = logging.StreamHandler(sys.stderr)
     err.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False))
     err.setLevel(logging.WARNING)
+    err.addFilter(_not_cancelled)
     errors.handlers[:] = [out, err]
     errors.setLevel(logging.INFO)
     errors.propagate = False
