@@ -16,6 +16,7 @@ The dual-stack listener sees IPv4 peers as ``::ffff:a.b.c.d``; they are reported
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ def trusted_entry(values: Iterable[str], hops: int) -> str | None:
     return _address(entries[-hops] if hops <= len(entries) else entries[0])
 
 
+@functools.lru_cache(maxsize=4096)  # ipaddress parsing is slow; clients repeat
 def _address(entry: str) -> str | None:
     host = entry.strip('"')
     if host.startswith("["):
