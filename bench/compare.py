@@ -1,8 +1,9 @@
 """The server line-up shared by the HTTP and WebSocket families.
 
-Ours with 1 process vs plain Daphne (``repeats`` interleaved runs, medians), ours with
-WEB_CONCURRENCY=2, and the profile's peers, each started on the bench app, loaded by
-*load* and stopped again; then throughput and p50/p99 ratios for the comparisons.
+Ours on each engine (Daphne, uvicorn) with 1 process, plain Daphne and the profile's peers,
+``repeats`` rounds in a rotating order (medians), then ours with WEB_CONCURRENCY=2 on each
+engine; each server started on the bench app, loaded by *load* and stopped again; then
+throughput and p50/p99 ratios for the comparisons.
 """
 
 from __future__ import annotations
@@ -51,29 +52,41 @@ def measure_server(
         result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
 
 
-def _ours_vs_daphne(
-    ctx: Context, result: FamilyResult, load: Load, rate_key: str, suffix: str
+def _interleaved(
+    ctx: Context,
+    result: FamilyResult,
+    servers: list[tuple[str, str]],
+    load: Load,
+    rate_key: str,
+    suffix: str,
 ) -> None:
-    """Ours vs plain Daphne, ``repeats`` alternating runs each, medians."""
-    runs: dict[str, list[dict[str, Any]]] = {"ours_1": [], "daphne": []}
-    pairs = [("ours_1", "ours"), ("daphne", "daphne")]
-    try:
-        for rep in range(ctx.profile.repeats):
-            for key, kind in pairs if rep % 2 == 0 else pairs[::-1]:
+    """Each (key, kind) of *servers*, ``repeats`` rounds in a rotating order; medians."""
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in servers}
+    for rep in range(ctx.profile.repeats):
+        shift = rep % len(servers)
+        for key, kind in servers[shift:] + servers[:shift]:
+            try:
                 runs[key].append(load_server(ctx, result.name, kind, load, suffix=suffix))
-    except Exception as exc:
-        result.errors.append(f"ours/daphne: {type(exc).__name__}: {exc}")
-    for key, kind in pairs:
+            except Exception as exc:
+                result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
+    for key, kind in servers:
         if runs[key]:
             result.measure(key, kind=kind, processes=1, **merge_runs(runs[key], rate_key))
+
+
+ENGINE_KEYS = (("ours_1", "ours", "daphne"), ("ours_uvicorn_1", "ours_uvicorn", "uvicorn"))
 
 
 def measure_servers(
     ctx: Context, result: FamilyResult, load: Load, rate_key: str, suffix: str = ""
 ) -> list[Comparison]:
-    """Run the line-up; return the standard comparisons (ours vs Daphne, 2 vs 1, peers)."""
-    _ours_vs_daphne(ctx, result, load, rate_key, suffix)
-    measure_server(ctx, result, "ours_2", "ours", load, processes=2, suffix=suffix)
+    """Run the line-up; return the comparisons: each engine of ours vs plain Daphne, vs
+    every peer and vs the fastest peer of the run, and WEB_CONCURRENCY=2 vs 1."""
+    singles = [(key, kind) for key, kind, _ in ENGINE_KEYS]
+    singles += [("daphne", "daphne"), *[(p, p) for p in ctx.profile.peers]]
+    _interleaved(ctx, result, singles, load, rate_key, suffix)
+    for key, kind, _ in ENGINE_KEYS:
+        measure_server(ctx, result, key[:-1] + "2", kind, load, processes=2, suffix=suffix)
     spread = result.measurements.get("ours_2", {}).get("connections_per_process")
     if spread:
         result.notes.append(
@@ -82,21 +95,28 @@ def measure_servers(
             "connection per wake-up, then a 1 ms pause), so a burst of new connections is "
             "split between them."
         )
-    for peer in ctx.profile.peers:
-        measure_server(ctx, result, peer, peer, load, suffix=suffix)
-    return [
-        ("ours 1 proc vs plain daphne", "ours_1", "daphne"),
-        ("ours WEB_CONCURRENCY=2 vs 1", "ours_2", "ours_1"),
-        *[(f"ours 1 proc vs {p}", "ours_1", p) for p in ctx.profile.peers],
-    ]
+    comparisons: list[Comparison] = []
+    rates = {p: result.measurements.get(p, {}).get(rate_key) for p in ctx.profile.peers}
+    measured = [p for p, rate in rates.items() if isinstance(rate, (int, float))]
+    fastest = max(measured, key=lambda p: rates[p] or 0.0) if measured else None
+    for key, _, engine in ENGINE_KEYS:
+        comparisons.append((f"ours ({engine}) vs plain daphne", key, "daphne"))
+        comparisons.append((f"ours ({engine}) WEB_CONCURRENCY=2 vs 1", key[:-1] + "2", key))
+        comparisons += [(f"ours ({engine}) vs {p}", key, p) for p in ctx.profile.peers]
+        if fastest is not None:
+            comparisons.append((f"ours ({engine}) vs the fastest peer ({fastest})", key, fastest))
+    return comparisons
 
 
 def add_ratios(
     result: FamilyResult, comparisons: list[Comparison], metric: str, rate_key: str, unit: str
 ) -> None:
-    """Throughput (higher is better) and p50/p99 latency ratios for each comparison made."""
+    """Throughput (higher is better), p50/p99 latency and server CPU per request or message
+    (lower is better) ratios for each comparison made."""
     for label, subject, baseline in comparisons:
         if subject not in result.measurements or baseline not in result.measurements:
             continue
         result.ratio(label, metric, subject, baseline, key=rate_key, unit=unit)
         result.latency_ratios(label, subject, baseline)
+        result.ratio(label, f"server CPU per {unit.partition('/')[0]}", subject, baseline,
+                     key="server_cpu_us_per_op", better="lower", unit="µs")  # fmt: skip

@@ -184,6 +184,7 @@ def _http(
         "connections": conns,
         "seconds": seconds,
         "server_cpu_cores": srv.total if srv else None,
+        "server_cpu_us_per_op": cpu_per_op(srv.total if srv else None, len(latencies), wall),
         "client": client_summary("python-http (bench.clients.http_load)", clients),
     }
 
@@ -230,11 +231,20 @@ def _wrk(ctx: Context, server: Server, path: str, seconds: float, conns: int) ->
         "connections": conns,
         "seconds": wall,
         "server_cpu_cores": srv.total,
+        "server_cpu_us_per_op": cpu_per_op(srv.total, data["requests"], wall),
         "client": client_summary(f"wrk -t{threads} -c{conns}", clients, threads),
     }
 
 
 # --------------------------------------------------------------------------- WebSocket
+
+
+def cpu_per_op(cores: float | None, operations: int, wall: float) -> float | None:
+    """Server CPU microseconds per request or message: less sensitive than throughput to
+    how much of the machine the server got (a shared box)."""
+    if not cores or not operations or not wall:
+        return None
+    return cores * wall / operations * 1e6
 
 
 def ws_load(
@@ -270,11 +280,15 @@ def ws_load(
         "connections": procs * conns,
         "seconds": seconds,
         "server_cpu_cores": srv.total if srv else None,
+        "server_cpu_us_per_op": cpu_per_op(srv.total if srv else None, len(latencies), wall),
         "client": client_summary(f"python-ws ({procs} procs x {conns} conns)", clients),
     }
 
 
 # --------------------------------------------------------------------------- repeats
+
+
+CPU_KEYS = ("server_cpu_cores", "server_cpu_us_per_op")
 
 
 def merge_runs(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -293,6 +307,6 @@ def merge_runs(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
     merged["client"] = client
     merged["repeats"] = len(runs)
     merged["runs"] = [
-        {k: r[k] for k in (key, "p50_ms", "p99_ms", "server_cpu_cores") if k in r} for r in runs
+        {k: r[k] for k in (key, "p50_ms", "p99_ms", *CPU_KEYS) if k in r} for r in runs
     ]
     return merged

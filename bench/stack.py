@@ -134,9 +134,11 @@ class Server:
             self.balance.append(self.connections_per_process())
 
 
-# label, command (None = the Procfile's web line); $PORT expands in the dyno's shell
+# label, command (None = the Procfile's web line); $PORT expands in the dyno's shell. The
+# uvicorn peers run with uvicorn's default WebSocket protocol (websockets' sans-I/O one).
 SERVER_COMMANDS: dict[str, tuple[str, str | None]] = {
-    "ours": ("channels-buildpack web", None),
+    "ours": ("channels-buildpack web (daphne)", None),
+    "ours_uvicorn": ("channels-buildpack web (uvicorn)", None),
     "daphne": ("plain daphne", f"daphne -b 127.0.0.1 -p $PORT {APP_MODULE}"),
     "gunicorn": (
         "gunicorn -k asgi",
@@ -145,14 +147,20 @@ SERVER_COMMANDS: dict[str, tuple[str, str | None]] = {
     "uvicorn": (
         "uvicorn (h11, asyncio)",
         f"uvicorn {APP_MODULE} --host 127.0.0.1 --port $PORT --http h11 --loop asyncio "
-        "--ws websockets --lifespan off",
+        "--lifespan off",
     ),
     "uvicorn_std": (
         "uvicorn (httptools, uvloop)",
         f"uvicorn {APP_MODULE} --host 127.0.0.1 --port $PORT --http httptools --loop uvloop "
-        "--ws websockets --lifespan off",
+        "--lifespan off",
     ),
 }
+# Our launcher's kinds: the engine each one selects with CHANNELS_WEB_SERVER.
+ENGINES = {"ours": "daphne", "ours_uvicorn": "uvicorn"}
+
+
+def is_ours(kind: str) -> bool:
+    return kind in ENGINES
 
 
 class Context:
@@ -256,11 +264,13 @@ class Context:
         answers ``GET /health/`` with 200 (and, for ours, every process said it accepts)."""
         build = self.bench_build()
         label, command = SERVER_COMMANDS[kind]
-        if kind == "ours" and processes > 1:
+        if is_ours(kind) and processes > 1:
             label = f"{label} x{processes}"
         port = free_port()
         extra = self.dyno_env(redis, {"WEB_CONCURRENCY": str(processes), **(env or {})})
-        if kind != "ours":
+        if is_ours(kind):
+            extra.setdefault("CHANNELS_WEB_SERVER", ENGINES[kind])
+        else:
             extra.pop("WEB_CONCURRENCY")  # gunicorn would read it; peers run one process here
         started = time.monotonic()
         proc = self.platform.start(
@@ -273,7 +283,7 @@ class Context:
 
     def wait_ready(self, server: Server, timeout: float = 60.0) -> None:
         wait_for_port(server.port, proc=server.proc, timeout=timeout)
-        if server.kind == "ours":
+        if is_ours(server.kind):
             matches = wait_for_matches(server.proc, ACCEPTING, server.processes, timeout)
             server.pids = [int(m.group(2)) for m in matches]
         deadline = time.monotonic() + timeout

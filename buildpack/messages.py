@@ -414,3 +414,19 @@ DOCTOR_MISSING_MIGRATIONS = (
     "your models have changes without a migration: the release phase would not create the "
     "tables or columns. Fix: python manage.py makemigrations, then commit them."
 )
+
+# -- run time: web engines --------------------------------------------------------------------
+
+WEB_SERVER_UNKNOWN = (
+    "CHANNELS_WEB_SERVER={value!r} is not a web engine this buildpack runs; accepted: {accepted}. "
+    "Fix: heroku config:set CHANNELS_WEB_SERVER=daphne (or unset it for the default)"
+)
+WEB_SERVER_MISSING = (
+    "CHANNELS_WEB_SERVER={engine} needs the Python package {package!r}, which this slug lacks "
+    "(the build installs it when the variable is set); serving with Daphne meanwhile. "
+    "Fix: deploy again, or add {engine}[standard] to your dependencies"
+)
+WEB_SERVER_TOO_OLD = (
+    "CHANNELS_WEB_SERVER=uvicorn needs uvicorn>={minimum} (installed: {installed}); serving "
+    "with Daphne meanwhile. Fix: require uvicorn[standard]>={minimum} and deploy again"
+)

@@ -13,6 +13,20 @@ from tests.support.platform import Build, Platform
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL_HOSTS = {"DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+# The web engines (CHANNELS_WEB_SERVER); the web launcher's e2e tests run on each.
+ENGINES = ("daphne", "uvicorn")
+
+
+def engine_vars(engine: str) -> dict[str, str]:
+    """Config vars selecting *engine*, set before the build like a user would (the build
+    then installs the engine's packages)."""
+    return {} if engine == "daphne" else {"CHANNELS_WEB_SERVER": engine}
+
+
+@pytest.fixture(params=ENGINES)
+def web_engine(request: pytest.FixtureRequest) -> str:
+    """Each web engine in turn."""
+    return str(request.param)
 
 
 def fixture_meta(name: str) -> dict[str, Any]:
@@ -42,4 +56,12 @@ def build_app(platform: Platform) -> Callable[..., Build]:
             cache[key] = platform.build(FIXTURES / name, dict(config_vars))
         return cache[key]
 
+    return build
+
+
+@pytest.fixture
+def engine_build(build_app: Callable[..., Build], web_engine: str) -> Build:
+    """``runtime_app`` built with *web_engine* selected (one build per engine, cached)."""
+    build = build_app("runtime_app", **LOCAL_HOSTS, **engine_vars(web_engine))
+    assert build.ok, build.compile.output if build.compile else build.detect.output
     return build

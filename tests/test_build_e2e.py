@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, LOCAL_HOSTS, fixture_meta, fixture_names
-from tests.support.platform import Build, Platform
+from tests.support.platform import Build, Platform, uv_binary
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
 from tests.support.ws import assert_fixture_sockets, http_get
@@ -162,9 +163,30 @@ def _assert_nothing_baked(build: Build) -> None:
         assert re.fullmatch(r'export ([A-Z_]+)="\$\{\1:-[^}]*\}"', line), line
 
 
+def _with_engine(build: Build, engine: str) -> dict[str, str]:
+    """The run-time environment selecting *engine*, its packages installed in the slug:
+    what the build installs when the variable is set before it, without a second build per
+    fixture (the session's cached slug keeps them; a test needing a slug without uvicorn
+    builds its own)."""
+    if engine == "daphne" or not build.procfile()["web"].startswith("channels-buildpack web"):
+        return {}  # gunicorn (plain Django), or the user's own server command
+    from buildpack.core import pins
+
+    python = str(build.app_dir / ".heroku" / "python" / "bin" / "python")
+    packages = [pins.pinned(name) for name in pins.ENGINE_PACKAGES[engine]]
+    command = [uv_binary(), "pip", "install", "-q", "--python", python, *packages]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return {"CHANNELS_WEB_SERVER": engine}
+
+
 @pytest.mark.parametrize("name", SERVED)
 def test_web_process_serves_http_and_websockets(
-    build_app: Callable[..., Build], platform: Platform, procs: ProcessGroup, name: str
+    build_app: Callable[..., Build],
+    platform: Platform,
+    procs: ProcessGroup,
+    name: str,
+    web_engine: str,
 ) -> None:
     meta = fixture_meta(name)
     build = _build(build_app, name)
@@ -172,7 +194,8 @@ def test_web_process_serves_http_and_websockets(
     release = platform.run_release(build)
     assert release.returncode == 0, release.output
     port = free_port()
-    web = platform.start(procs, build, "web", port=port)
+    env = _with_engine(build, web_engine)
+    web = platform.start(procs, build, "web", port=port, env=env)
     wait_for_port(port, proc=web, timeout=60)
 
     status, body = http_get(f"http://127.0.0.1:{port}{meta['http']['path']}")
@@ -181,6 +204,8 @@ def test_web_process_serves_http_and_websockets(
     assert_fixture_sockets(meta, port)
     assert web.stop(timeout=30) == 0, web.tail()
     assert "Traceback" not in web.output(), web.tail()
+    if env:
+        assert f"web: {web_engine} " in web.output(), web.tail()
 
 
 def test_debug_web_process_serves_static_files_like_runserver(

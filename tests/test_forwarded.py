@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable
 
 import pytest
 from twisted.web.http_headers import Headers
 
-from buildpack.runtime.launchers.forwarded import _narrowed, _unmapped, trusted_entry
-from tests.conftest import LOCAL_HOSTS
+from buildpack.runtime.launchers.forwarded import (
+    ClientAddressMiddleware,
+    _narrowed,
+    _unmapped,
+    trusted_entry,
+)
 from tests.support.deployment import Deployment
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
@@ -71,14 +74,43 @@ def test_ipv4_peers_of_the_dual_stack_socket_read_as_ipv4() -> None:
     assert _unmapped(None) is None
 
 
+@pytest.mark.parametrize(
+    ("kind", "headers", "hops", "client", "scheme"),
+    [
+        ("http", {b"x-forwarded-for": CHAIN}, 1, (CLIENT, 0), "http"),
+        ("http", {b"x-forwarded-for": CHAIN, b"x-forwarded-proto": "https"}, 1, (CLIENT, 0),
+         "https"),
+        ("websocket", {b"x-forwarded-for": CHAIN, b"x-forwarded-proto": "https"}, 2,
+         (SPOOFED, 0), "wss"),
+        ("http", {b"x-forwarded-for": CLIENT, b"x-forwarded-port": "443"}, 1, (CLIENT, 443),
+         "http"),
+        # nothing believed: the (unmapped) peer stands, and so does the scheme
+        ("http", {b"x-forwarded-for": CHAIN, b"x-forwarded-proto": "https"}, 0,
+         ("10.1.2.3", 5000), "http"),
+        ("websocket", {b"x-forwarded-for": "unknown", b"x-forwarded-proto": "wss"}, 1,
+         ("10.1.2.3", 5000), "ws"),
+        ("http", {}, 1, ("10.1.2.3", 5000), "http"),
+    ],
+)  # fmt: skip
+def test_the_middleware_applies_the_same_rule_to_the_scope(
+    kind: str, headers: dict[bytes, str], hops: int, client: tuple[str, int], scheme: str
+) -> None:
+    scope = {
+        "type": kind,
+        "scheme": "ws" if kind == "websocket" else "http",
+        "client": ("::ffff:10.1.2.3", 5000),
+        "headers": [(name, value.encode()) for name, value in headers.items()],
+    }
+    seen = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        seen.append(scope)
+
+    asyncio.run(ClientAddressMiddleware(app, hops)(scope, None, None))
+    assert (seen[0]["client"], seen[0]["scheme"]) == (client, scheme)
+
+
 # -- the web launcher, for real -------------------------------------------------------------
-
-
-@pytest.fixture
-def runtime_build(build_app: Callable[..., Build]) -> Build:
-    build = build_app("runtime_app", **LOCAL_HOSTS)
-    assert build.ok, build.compile.output if build.compile else build.detect.output
-    return build
 
 
 def _raw_get(port: int, path: str, header_lines: list[str]) -> str:
@@ -93,10 +125,11 @@ def _raw_get(port: int, path: str, header_lines: list[str]) -> str:
     return b"".join(chunks).decode("latin-1").split("\r\n\r\n", 1)[1]
 
 
-async def _ws_client(url: str, forwarded_for: str) -> str:
-    conn = await ws_connect(url, headers={"X-Forwarded-For": forwarded_for})
+async def _ws_client(url: str, headers: dict[str, str]) -> tuple[str, str | None]:
+    conn = await ws_connect(url, headers=headers)
     try:
-        return str(json.loads(await asyncio.wait_for(conn.recv(), 10))["client"])
+        hello = json.loads(await asyncio.wait_for(conn.recv(), 10))
+        return str(hello["client"]), hello["scheme"]
     finally:
         await conn.close()
 
@@ -110,27 +143,33 @@ async def _ws_client(url: str, forwarded_for: str) -> str:
 def test_web_launcher_believes_the_entry_the_router_appended(
     platform: Platform,
     procs: ProcessGroup,
-    runtime_build: Build,
+    engine_build: Build,
+    web_engine: str,
     hops: str | None,
     expected: str,
 ) -> None:
     env = {"CHANNELS_PROXY_HOPS": hops} if hops is not None else {}
-    web = Deployment(platform, procs, runtime_build, {}).web("web.1", env=env)
+    web = Deployment(platform, procs, engine_build, {}).web("web.1", env=env)
     forwarded = {"X-Forwarded-For": CHAIN, "X-Forwarded-Proto": "https"}
 
     status, body = http_get(f"{web.http}/whoami/", headers=forwarded)
     # https from the router's X-Forwarded-Proto, unless CHANNELS_PROXY_HOPS=0 says there is
     # no proxy (then the settings layer does not set SECURE_PROXY_SSL_HEADER either)
+    # (and the server's own scope says https, which Django uses when that setting is off)
     scheme = "http" if hops == "0" else "https"
-    assert (status, body) == (200, f"{expected} {scheme}")
-    assert asyncio.run(_ws_client(f"{web.ws}/ws/group/room/", CHAIN)) == expected
+    assert (status, body) == (200, f"{expected} {scheme} {scheme}")
+    client, ws_scheme = asyncio.run(_ws_client(f"{web.ws}/ws/group/room/", forwarded))
+    assert client == expected
+    if web_engine != "daphne":  # Daphne puts no scheme in a WebSocket scope at all
+        assert ws_scheme == ("ws" if hops == "0" else "wss")
     if hops is None:
         # A client that splits its forgery over two header lines gets nowhere either.
         lines = [f"X-Forwarded-For: {SPOOFED}", f"X-Forwarded-For: {CLIENT}"]
-        assert f"\r\n{CLIENT} http\r\n" in _raw_get(web.port or 0, "/whoami/", lines)
+        assert f"\r\n{CLIENT} http http\r\n" in _raw_get(web.port or 0, "/whoami/", lines)
 
     assert web.process.stop(30) == 0
     access_log = [line for line in web.process.output().splitlines() if "/whoami/" in line]
-    assert access_log and all(expected in line for line in access_log), access_log
+    assert len(access_log) == (2 if hops is None else 1), access_log  # one per request
+    assert all(expected in line for line in access_log), access_log
     if expected != SPOOFED:
         assert SPOOFED not in web.process.output()

@@ -615,9 +615,9 @@ def test_read_env_dir_missing(tmp_path: Path) -> None:
 
 def test_pins_format() -> None:
     for name, version in pins.PINS.items():
-        assert re.fullmatch(r"\d+\.\d+\.\d+", version), name
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)?", version), name  # websockets: 17.4
         assert pins.pinned(name) == f"{name}=={version}"
-        major, minor, _ = version.split(".")
+        major, minor = version.split(".")[:2]
         assert pins.minimum(name) == f"{name}>={major}.{minor}"
     assert pins.pinned("channels-redis").startswith("channels-redis==4.")
     assert pins.minimum("daphne").startswith("daphne>=4.")
@@ -627,23 +627,32 @@ def test_every_required_package_is_pinned() -> None:
     assert set(pins.REQUIRED) == {"channels", "django"}
     assert pins.REQUIRED["channels"] == ("channels", "daphne", "channels-redis")
     assert pins.REQUIRED["django"] == ("gunicorn",)
-    for names in pins.REQUIRED.values():
+    for names in [*pins.REQUIRED.values(), *pins.ENGINE_PACKAGES.values()]:
         for name in names:
             assert name in pins.PINS
 
 
+def test_the_uvicorn_engine_chosen_at_build_time_adds_its_packages() -> None:
+    channels = ("channels", "daphne", "channels-redis")
+    assert pins.required(True, {}) == channels
+    assert pins.required(True, {"CHANNELS_WEB_SERVER": "daphne"}) == channels
+    uvicorn = {"CHANNELS_WEB_SERVER": " Uvicorn "}
+    assert pins.required(True, uvicorn) == (*channels, "uvicorn", "httptools", "websockets")
+    assert pins.required(False, uvicorn) == ("gunicorn",)
+
+
 @pytest.mark.parametrize(
     "name",
-    [
-        "channels",
-        "daphne",
-        "channels-redis",
-        "gunicorn",
-    ],
+    ["channels", "daphne", "channels-redis", "gunicorn", "uvicorn", "httptools"],
 )
 def test_pins_match_the_versions_the_tests_run(name: str) -> None:
     # pins.py: "Kept current with the versions the test suite runs".
     assert metadata.version(name) == pins.PINS[name]
+
+
+def test_the_websockets_pin_still_installs_on_python_3_10() -> None:
+    # websockets 17 requires Python 3.11; the suite's own Python may have a newer one
+    assert pins.PINS["websockets"].split(".")[0] == "16"
 
 
 def test_runtime_dependencies_mirror_pyproject() -> None:
@@ -654,10 +663,11 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from buildpack.core.install import RUNTIME_DEPENDENCIES, TOMLI
+    from buildpack.core.install import OPTIONAL_DEPENDENCIES, RUNTIME_DEPENDENCIES, TOMLI
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert declared == [*RUNTIME_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]
+    expected = [*RUNTIME_DEPENDENCIES, *OPTIONAL_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]
+    assert declared == expected
 
 
 @pytest.mark.parametrize(

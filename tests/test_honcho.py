@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fixture_meta
+from tests.conftest import engine_vars, fixture_meta
 from tests.support.platform import Build, system_path
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ManagedProcess, ProcessGroup
@@ -74,15 +74,22 @@ def _round_trips(port: int) -> None:
 
 
 @pytest.fixture
-def local_build(build_app: Callable[..., Build]) -> Build:
-    build = build_app(APP, DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
+def local_build(build_app: Callable[..., Build], web_engine: str) -> Build:
+    """The app built with *web_engine* chosen; its ``.env`` starts with the same choice."""
+    build = build_app(APP, DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost", **engine_vars(web_engine))
     assert build.ok
     assert set(build.procfile()) == {"web", "worker", "release"}
     return build
 
 
+def _dotenv(build: Build, *lines: str) -> None:
+    engine = [f"{k}={v}" for k, v in build.config_vars.items() if k == "CHANNELS_WEB_SERVER"]
+    text = "\n".join(["DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost", *engine, *lines]) + "\n"
+    (build.app_dir / ".env").write_text(text)
+
+
 def test_honcho_start_without_redis(procs: ProcessGroup, local_build: Build) -> None:
-    (local_build.app_dir / ".env").write_text("DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost\n")
+    _dotenv(local_build)
     port = free_port()
     honcho = _honcho(procs, local_build, port)
     wait_for_port(port, proc=honcho, timeout=60)
@@ -92,6 +99,8 @@ def test_honcho_start_without_redis(procs: ProcessGroup, local_build: Build) -> 
     _round_trips(port)
     output = honcho.output()
     assert "mode single-process (in-memory layer; background channels emails, thumbnails" in output
+    engine = local_build.config_vars.get("CHANNELS_WEB_SERVER", "daphne")
+    assert f"web: {'Daphne' if engine == 'daphne' else engine} " in output
     assert honcho.is_running()
     _stop_and_check(honcho, local_build.app_dir)
 
@@ -100,9 +109,7 @@ def test_honcho_start_without_redis(procs: ProcessGroup, local_build: Build) -> 
 def test_honcho_start_with_redis_and_four_workers(
     procs: ProcessGroup, local_build: Build, redis_server: RedisServer
 ) -> None:
-    (local_build.app_dir / ".env").write_text(
-        f"DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost\nREDIS_URL={redis_server.url}\n"
-    )
+    _dotenv(local_build, f"REDIS_URL={redis_server.url}")
     port = free_port()
     honcho = _honcho(procs, local_build, port, "-c", "worker=4")
     wait_for_port(port, proc=honcho, timeout=60)

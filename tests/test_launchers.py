@@ -1,5 +1,6 @@
 """Process launchers, for real: multi-dyno with Redis, single dyno without, graceful
-shutdown, Redis restarts, pre-fork supervision, worker options.
+shutdown, Redis restarts, pre-fork supervision, worker options. The web launcher's tests
+run on each web engine (``engine_build``: the app built with ``CHANNELS_WEB_SERVER`` set).
 
 The runtime test app (``tests/fixtures/runtime_app``) records every background job in a
 Redis hash (``rt:count`` id -> times handled, ``rt:who`` id -> ``DYNO:pid``).
@@ -86,9 +87,9 @@ def _who(redis: RedisServer, kind: str = "count") -> dict[str, str]:
 
 @pytest.mark.redis
 def test_multi_dyno_groups_cross_dynos_and_jobs_spread_over_workers(
-    platform: Platform, procs: ProcessGroup, runtime_build: Build, redis_server: RedisServer
+    platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web1 = deploy.web("web.1", processes=2)
     web2 = deploy.web("web.2", processes=2)
     workers = [deploy.worker(f"worker.{i}") for i in range(1, 5)]
@@ -123,9 +124,9 @@ def test_multi_dyno_groups_cross_dynos_and_jobs_spread_over_workers(
 
 
 def test_single_dyno_without_redis_serves_everything(
-    platform: Platform, procs: ProcessGroup, runtime_build: Build
+    platform: Platform, procs: ProcessGroup, engine_build: Build
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, None)
+    deploy = deployment(platform, procs, engine_build, None)
     web = deploy.web("web.1", processes=1, env={"WEB_CONCURRENCY": "2"})
     output = web.process.output()
     assert "WEB_CONCURRENCY=2 ignored" in output
@@ -177,12 +178,12 @@ def test_single_dyno_without_redis_serves_everything(
 def test_graceful_web_shutdown(
     platform: Platform,
     procs: ProcessGroup,
-    runtime_build: Build,
+    engine_build: Build,
     redis_server: RedisServer,
     processes: int,
     sig: signal.Signals,
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=processes)
     group_key = b"asgi:group:drain"
     sockets = 200 if sig == signal.SIGTERM else 20
@@ -241,9 +242,9 @@ def test_graceful_worker_finishes_the_job_in_flight_and_takes_no_more(
 @pytest.mark.redis
 @pytest.mark.slow
 def test_web_and_worker_survive_a_redis_restart(
-    platform: Platform, procs: ProcessGroup, runtime_build: Build, redis_server: RedisServer
+    platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1")
     worker = deploy.worker("worker.1")
 
@@ -284,9 +285,9 @@ def test_web_and_worker_survive_a_redis_restart(
 
 @pytest.mark.redis
 def test_supervisor_restarts_a_dead_web_process(
-    platform: Platform, procs: ProcessGroup, runtime_build: Build, redis_server: RedisServer
+    platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=2)
     victim = web.pids[0]
     import os
@@ -303,14 +304,14 @@ def test_supervisor_restarts_a_dead_web_process(
 def test_prefork_supervisor_leaves_the_settings_to_process_0(
     platform: Platform,
     procs: ProcessGroup,
-    runtime_build: Build,
+    engine_build: Build,
     redis_server: RedisServer,
     tmp_path: Path,
 ) -> None:
     """The supervisor stays small: it never imports Django or the settings; process 0 reads
     them, prints the start-up line and tells it to start the others."""
     loaded = tmp_path / "settings-loaded-by"
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=3, env={"RT_SETTINGS_LOG": str(loaded)})
     assert sorted(int(pid) for pid in loaded.read_text().split()) == sorted(web.pids)
     start_lines = [line for line in web.process.output().splitlines() if "| processes " in line]
@@ -404,12 +405,12 @@ def _served_by_after_simultaneous_connects(port: int, count: int) -> Counter[str
 
 @pytest.mark.redis
 def test_prefork_processes_share_connections_opened_at_once(
-    platform: Platform, procs: ProcessGroup, runtime_build: Build, redis_server: RedisServer
+    platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
 ) -> None:
-    deploy = deployment(platform, procs, runtime_build, redis_server)
+    deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=2)
     for _ in range(3):
         counts = _served_by_after_simultaneous_connects(web.port or 0, 40)
-        # Twisted accepts up to 100 queued connections per wake-up: the process that wakes
-        # first used to take them all (and their keep-alive load). One accept per wake-up.
+        # Twisted, asyncio and uvloop accept a burst of queued connections per wake-up: the
+        # process that wakes first would take them all (and their keep-alive load).
         assert len(counts) == 2 and min(counts.values()) >= 8, counts

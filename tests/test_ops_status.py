@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.conftest import LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno, wait_until
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
@@ -129,6 +129,29 @@ def test_status_heartbeats_and_the_autoscaling_endpoint_follow_the_workers(
     logs = web.process.output() + worker.process.output() + worker2.process.output()
     assert token not in logs and hirefire not in logs
     assert "/hirefire/***/info" in web.process.output()
+
+
+@pytest.mark.redis
+def test_web_heartbeat_goes_on_a_graceful_stop_and_the_hirefire_token_is_masked(
+    platform: Platform,
+    procs: ProcessGroup,
+    build_app: Callable[..., Build],
+    redis_server: RedisServer,
+    web_engine: str,
+) -> None:
+    """Both web engines: the heartbeat is deleted when the stop begins (not left to expire
+    30 s later), and the token in HireFire's URL never reaches the access log."""
+    build = build_app("runtime_app", **LOCAL_HOSTS, **engine_vars(web_engine))
+    hirefire = f"hf-{secrets.token_hex(12)}"
+    env = {"REDIS_URL": redis_server.url, "HIREFIRE_TOKEN": hirefire}
+    web = Deployment(platform, procs, build, env).web("web.1")
+    wait_until(lambda: "web.1" in beats(redis_server), 15, "the web heartbeat appears")
+    assert http_get(f"{web.http}/hirefire/{hirefire}/info")[0] == 200
+    assert web.process.stop(timeout=30) == 0, web.process.tail()
+    assert "web.1" not in beats(redis_server)  # deleted, not expired (TTL 30 s)
+    output = web.process.output()
+    assert hirefire not in output and "/hirefire/***/info" in output, web.process.tail()
+    assert "Traceback" not in output
 
 
 @pytest.mark.redis

@@ -1,6 +1,7 @@
 """Memory: idle RSS of the web process and KB per idle WebSocket.
 
-Our launcher (1 process) and plain Daphne, scaled mode (REDIS_URL). Idle = after one
+Our launcher (1 process) on each engine (Daphne, uvicorn) and plain Daphne, scaled mode
+(REDIS_URL). Idle = after one
 HTTP request and one WebSocket opened and closed. Then RSS (psutil, whole process tree)
 with 0, 1,000 and 5,000 idle sockets on ``/ws/echo/`` held by client processes (at most
 1,000 sockets each, file-descriptor limits raised). KB/socket is the least-squares slope
@@ -122,17 +123,19 @@ def measure_server(ctx: Context, kind: str) -> dict[str, Any]:
 def run(ctx: Context, result: FamilyResult) -> None:
     ctx.bench_build()
     ctx.redis()
-    for kind in ("ours", "daphne"):
+    for kind in ("ours", "ours_uvicorn", "daphne"):
         try:
             result.measure(kind, **measure_server(ctx, kind))
         except Exception as exc:
             result.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
-    result.ratio("ours vs daphne: idle RSS", "idle RSS", "ours", "daphne", key="idle_rss_mb",
-                 better="lower", unit="MB")  # fmt: skip
-    result.ratio("ours vs daphne: KB per idle socket", "KB/socket", "ours", "daphne",
-                 key="kb_per_socket", better="lower", unit="KB")  # fmt: skip
-    result.ratio("ours vs daphne: sockets per 512 MB dyno", "sockets/dyno", "ours", "daphne",
-                 key="sockets_per_512mb", unit="sockets")  # fmt: skip
+    for kind, engine in (("ours", "daphne"), ("ours_uvicorn", "uvicorn")):
+        name = f"ours ({engine}) vs daphne"
+        result.ratio(f"{name}: idle RSS", "idle RSS", kind, "daphne", key="idle_rss_mb",
+                     better="lower", unit="MB")  # fmt: skip
+        result.ratio(f"{name}: KB per idle socket", "KB/socket", kind, "daphne",
+                     key="kb_per_socket", better="lower", unit="KB")  # fmt: skip
+        result.ratio(f"{name}: sockets per 512 MB dyno", "sockets/dyno", kind, "daphne",
+                     key="sockets_per_512mb", unit="sockets")  # fmt: skip
     # a WEB_CONCURRENCY=2 dyno: supervisor + 2 children vs twice one process
     server = ctx.start_server("ours", processes=2)
     try:

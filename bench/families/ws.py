@@ -2,9 +2,10 @@
 
 N client processes x M sockets (``bench.clients.ws_echo``), each socket sending a 32-byte
 text frame and awaiting the echo in a loop for T seconds. Servers as in the HTTP family:
-ours 1 process vs plain Daphne, ours WEB_CONCURRENCY=2 vs 1, and the peers (gunicorn
-``-k asgi``, uvicorn) on the same app. The consumer is a Channels ``AsyncWebsocketConsumer``
-with the Redis layer configured (scaled mode) but not used by the echo itself.
+ours on each engine (1 process, and WEB_CONCURRENCY=2), plain Daphne, and the peers
+(gunicorn ``-k asgi``, uvicorn, uvicorn with httptools + uvloop) on the same app. The
+consumer is a Channels ``AsyncWebsocketConsumer`` with the Redis layer configured (scaled
+mode) but not used by the echo itself.
 """
 
 from __future__ import annotations

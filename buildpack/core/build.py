@@ -122,17 +122,19 @@ def _fix_line(plan: Plan, package: str) -> tuple[str, str]:
     return commands.get(manager, ("requirements.txt", requirement))
 
 
-def missing_server_packages(plan: Plan) -> list[str]:
-    """The server packages the app needs (Daphne, channels-redis or gunicorn) but lacks."""
-    required = pins.REQUIRED["channels" if plan.is_channels else "django"]
-    return [name for name in required if not is_installed(name)]
+def missing_server_packages(plan: Plan, config_vars: dict[str, str]) -> list[str]:
+    """The server packages the app needs (Daphne or gunicorn, channels-redis, the chosen web
+    engine's) but lacks."""
+    return [name for name in pins.required(plan.is_channels, config_vars) if not is_installed(name)]
 
 
-def install_server_packages(plan: Plan, installer: Callable[[list[str]], object]) -> None:
+def install_server_packages(
+    plan: Plan, config_vars: dict[str, str], installer: Callable[[list[str]], object]
+) -> None:
     """Log the server packages; install the missing ones pinned (*installer* takes pip
     requirements: the classic adapter installs into the app's Python, CNB into its layer)."""
-    required = pins.REQUIRED["channels" if plan.is_channels else "django"]
-    missing = missing_server_packages(plan)
+    required = pins.required(plan.is_channels, config_vars)
+    missing = missing_server_packages(plan, config_vars)
     log.step("Checking the server packages")
     for name in required:
         if name not in missing:

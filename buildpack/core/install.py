@@ -37,6 +37,10 @@ from buildpack.core import safefs
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
+# Makes the web process faster when present (Daphne's reactor and uvicorn run on it; see
+# runtime/launchers/speedups.py). Binary wheels only, best effort: a Python that has no
+# uvloop wheel yet still builds, and the web process runs on the stock asyncio loop.
+OPTIONAL_DEPENDENCIES = ("uvloop>=0.19; sys_platform != 'win32'",)
 TOMLI = "tomli>=2.0"
 DIGEST_MARKER = "_installed_from"
 PASS_THROUGH_PIP_VARS = (
@@ -325,9 +329,10 @@ def install_runtime(
     digest = source_digest(bp_dir)
     marker = _installed_marker()
     missing = missing_runtime_dependencies()
-    if marker is not None and _read_or_empty(marker) == digest and not missing:
-        return False
     env = pip_env(cache_dir, config_vars)
+    optional = install_optional(app, env)
+    if marker is not None and _read_or_empty(marker) == digest and not missing:
+        return optional
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
     command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
     _run_pip(_pip_base(app), command, env, "channels-buildpack")
@@ -338,6 +343,30 @@ def install_runtime(
     if marker is not None and marker.parent.is_dir():
         safefs.write_text(marker.parent, marker.name, digest)
     return True
+
+
+def install_optional(app: AppPython, env: Mapping[str, str], target: Path | None = None) -> bool:
+    """Install the missing :data:`OPTIONAL_DEPENDENCIES` from binary wheels (into *target*
+    when given); a failure is one line in the build log, not a failed build. Returns
+    whether anything was installed."""
+    missing = [r for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)]
+    if not missing:
+        return False
+    into = ["--no-deps", "--upgrade", "--target", str(target)] if target is not None else []
+    result = _python(
+        [*_pip_base(app), "install", "-q", "--only-binary", ":all:", *into, *missing], env
+    )
+    if result.returncode != 0:
+        names = ", ".join(r.partition(">=")[0] for r in missing)
+        log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
+        return False
+    return True
+
+
+def _applies(requirement: str) -> bool:
+    """Whether a requirement's ``sys_platform`` marker (the only one we use) holds here."""
+    _, _, marker = requirement.partition(";")
+    return "win32" not in marker or sys.platform != "win32"
 
 
 def relocate_scripts(app: AppPython, names: Sequence[str]) -> None:

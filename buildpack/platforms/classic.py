@@ -79,7 +79,9 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     log.detail(f"channels-buildpack {__version__} {how}: `channels-buildpack web|worker` on PATH")
 
     plan = build.analyse(build_dir, config_vars)
-    build.install_server_packages(plan, lambda wanted: install(app, wanted, cache_dir, config_vars))
+    build.install_server_packages(
+        plan, config_vars, lambda wanted: install(app, wanted, cache_dir, config_vars)
+    )
     build.write_generated_asgi(plan, build_dir)
     build.write_procfile(plan, build_dir)
     _write_profile(build_dir)

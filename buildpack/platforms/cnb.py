@@ -56,7 +56,7 @@ def _build(app_dir: Path, layers_dir: Path, platform_dir: Path | None, bp_dir: P
     log.detail(f"channels-buildpack {__version__} {how} (layer {layer.path.name})")
 
     plan = build.analyse(app_dir, config_vars)
-    build.install_server_packages(plan, layer.install_server_packages)
+    build.install_server_packages(plan, config_vars, layer.install_server_packages)
     build.write_generated_asgi(plan, app_dir)
     layer.finish()
     user_types = _user_process_types(plan)

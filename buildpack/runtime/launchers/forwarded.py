@@ -16,6 +16,7 @@ The dual-stack listener sees IPv4 peers as ``::ffff:a.b.c.d``; they are reported
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ def trusted_entry(values: Iterable[str], hops: int) -> str | None:
     return _address(entries[-hops] if hops <= len(entries) else entries[0])
 
 
+@functools.lru_cache(maxsize=4096)  # ipaddress parsing is slow; clients repeat
 def _address(entry: str) -> str | None:
     host = entry.strip('"')
     if host.startswith("["):
@@ -109,3 +111,54 @@ def _as_lists(headers: Any) -> dict[bytes, list[bytes]]:
         values = [value] if isinstance(value, bytes) else list(value)
         plain.setdefault(name.lower(), []).extend(values)
     return plain
+
+
+# -- the same rule as ASGI middleware, for engines other than Daphne ------------------------
+
+
+class ClientAddressMiddleware:
+    """Sets ``scope["client"]`` (hence ``REMOTE_ADDR`` and the access log, which reads the
+    same scope) and ``scope["scheme"]`` the way :func:`install` makes Daphne do: the trusted
+    ``X-Forwarded-For`` entry with the ``X-Forwarded-Port`` port, the scheme from
+    ``X-Forwarded-Proto`` only when that entry is believed, and IPv4-mapped peers unmapped."""
+
+    def __init__(self, application: Any, hops: int) -> None:
+        self.application = application
+        self.hops = hops
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") in ("http", "websocket"):
+            rewrite_scope(scope, self.hops)
+        await self.application(scope, receive, send)
+
+
+def rewrite_scope(scope: Any, hops: int) -> None:
+    """Apply the client-address rule to an ASGI connection *scope*, in place."""
+    if hops >= 1:
+        lines: list[str] = []
+        port = proto = b""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                lines.append(value.decode("latin-1"))
+            elif name == b"x-forwarded-port":
+                port = value
+            elif name == b"x-forwarded-proto":
+                proto = value
+        entry = trusted_entry(lines, hops) if lines else None
+        if entry is not None:
+            scope["client"] = (entry, int(port) if port.strip().isdigit() else 0)
+            if proto:
+                scope["scheme"] = _scheme(scope["type"], proto.decode("latin-1"))
+            return
+    client = scope.get("client")
+    if client:
+        host = _address(str(client[0]))
+        if host is not None and host != client[0]:
+            scope["client"] = (host, client[1])
+
+
+def _scheme(kind: str, proto: str) -> str:
+    secure = proto.rsplit(",", maxsplit=1)[-1].strip().lower() in ("https", "wss")
+    if kind == "websocket":
+        return "wss" if secure else "ws"
+    return "https" if secure else "http"

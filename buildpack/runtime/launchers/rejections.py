@@ -57,13 +57,16 @@ class RejectionLogger:
             return
         accepted = False
 
-        async def watching_send(message: Message) -> None:
+        def watching_send(message: Message) -> Awaitable[None]:
+            # A plain function returning the server's awaitable: no coroutine of its own,
+            # so each message sent after the handshake costs one flag check.
             nonlocal accepted
-            kind = message.get("type")
-            if kind == "websocket.accept":
-                accepted = True
-            elif kind == "websocket.close" and not accepted:
-                log.runtime("web", explain(scope))
-            await send(message)
+            if not accepted:
+                kind = message.get("type")
+                if kind == "websocket.accept":
+                    accepted = True
+                elif kind == "websocket.close":
+                    log.runtime("web", explain(scope))
+            return send(message)
 
         await self.application(scope, receive, watching_send)

@@ -1,7 +1,7 @@
-"""Daphne, serving an inherited socket, with a graceful shutdown.
+"""The Daphne engine: Daphne serving an inherited socket, with a graceful shutdown.
 
-Import this module before anything imports ``twisted.internet.reactor``: importing
-``daphne.server`` installs Twisted's asyncio reactor.
+Import this module before anything imports ``twisted.internet.reactor``: it installs
+Twisted's asyncio reactor, on a uvloop loop when uvloop is installed (see :mod:`.speedups`).
 
 Stock Daphne on SIGTERM cancels every application instance and drops every socket: clients
 see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redis until
@@ -18,21 +18,38 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from daphne import server as daphne_server  # isort: skip - installs the asyncio reactor
-from daphne.ws_protocol import WebSocketProtocol
-from twisted.internet import reactor, tcp
-from twisted.internet.endpoints import AdoptedStreamServerEndpoint
+from buildpack.runtime.launchers import speedups  # isort: skip
 
-from buildpack import log
+LOOP = speedups.install_uvloop_reactor()  # before daphne.server installs a stock one
+
+from daphne import server as daphne_server  # noqa: E402  # isort: skip
+from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
+from twisted.internet import reactor, tcp  # noqa: E402
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint  # noqa: E402
+
+from buildpack import log  # noqa: E402
+from buildpack.runtime.launchers import engines, forwarded  # noqa: E402
+from buildpack.runtime.launchers.engines import (  # noqa: E402
+    ACCEPT_PAUSE,
+    POLL_SECONDS,
+    SERVICE_RESTART,
+    Plan,
+)
 
 ADOPTED_ENDPOINT = "channels-buildpack:adopted-socket"
-SERVICE_RESTART = 1012
-POLL_SECONDS = 0.05
-ACCEPT_PAUSE = 0.001
+QUIET_AUTOBAHN = speedups.quiet_autobahn_debug()
+
+
+def describe() -> str:
+    """``Daphne 4.2.3 (Twisted 26.10.0, uvloop 0.23.0)`` for the start-up line."""
+    loop = "uvloop " + engines.version("uvloop") if LOOP is not None else "asyncio"
+    return f"Daphne {engines.version('daphne')} (Twisted {engines.version('twisted')}, {loop})"
 
 
 class FairPort(tcp.Port):  # type: ignore[misc]
@@ -87,6 +104,9 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         self.shutdown_timeout = shutdown_timeout
         self.background = background
         self.on_running = on_running
+        # started when the stop begins (heartbeat removal); the stop waits for it, bounded
+        self.on_stopping: Callable[[], asyncio.Future[None] | None] | None = None
+        self._hook: asyncio.Future[None] | None = None
         self.ports: list[Any] = []
         self.shared_socket = shared_socket
         self.stopping = False
@@ -118,6 +138,9 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         super().listen_success(port)
 
     def _started(self) -> None:
+        # Daphne >= 4.2.2 defaults to these; older ones had no limit.
+        limit = engines.MAX_MESSAGE_BYTES
+        self.ws_factory.setProtocolOptions(maxMessagePayloadSize=limit, maxFramePayloadSize=limit)
         if self.background is not None:
             self.background.start()
         if self.on_running is not None:
@@ -155,17 +178,19 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         self.stopping = True
         self.exit_code = exit_code
         sockets = self._open_websockets()
+        requests = self._pending_instances() - len(sockets)
         log.runtime(
             "web",
-            f"stopping ({reason}): closing {len(sockets)} WebSocket(s) with {SERVICE_RESTART}, "
-            f"waiting for {self._pending_instances() - len(sockets)} request(s) in flight, "
-            f"deadline {self.shutdown_timeout:g} s (pid {os.getpid()})",
+            engines.stopping_line(
+                reason, len(sockets), requests, self.shutdown_timeout, os.getpid()
+            ),
         )
         for port in self.ports:
             port.stopListening()
         if self.background is not None:
             self.background.stop_receiving()
         self._close(sockets)
+        self._hook = self.on_stopping() if self.on_stopping is not None else None
         self._poll(time.monotonic() + self.shutdown_timeout)
 
     @staticmethod
@@ -178,19 +203,61 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         self._close(self._open_websockets())  # sockets accepted after the signal
         pending = self._pending_instances()
         busy = self.background.busy if self.background is not None else 0
-        if (pending or busy) and time.monotonic() < deadline:
+        hook = self._hook is not None and not self._hook.done()
+        if (pending or busy or hook) and time.monotonic() < deadline:
             reactor.callLater(POLL_SECONDS, self._poll, deadline)
             return
         if pending or busy:
-            log.runtime(
-                "web",
-                f"deadline reached: cancelling {pending} connection(s) "
-                f"and {busy} background job(s)",
-            )
+            log.runtime("web", engines.deadline_line(pending, busy))
         else:
-            log.runtime("web", f"stopped cleanly (pid {os.getpid()})")
+            log.runtime("web", engines.stopped_line(os.getpid()))
         if self.background is None:
             reactor.stop()  # Daphne's shutdown trigger cancels anything left
             return
         drained = asyncio.ensure_future(self.background.drain(0))
         drained.add_done_callback(lambda _: reactor.stop())
+
+
+# -- the engine entry point ---------------------------------------------------------------
+
+
+def serve(plan: Plan) -> int:
+    """Serve *plan* with Daphne until stopped; the exit code."""
+    from daphne.access import AccessLogGenerator
+
+    from buildpack.runtime.ops.autoscale import masked_access_log
+
+    forwarded.install(plan.hops)
+    srv = GracefulServer(
+        plan.application,
+        fileno=plan.fileno,
+        family=_family(plan.fileno),
+        shutdown_timeout=plan.shutdown_timeout,
+        background=plan.background,
+        shared_socket=plan.shared,
+        action_logger=masked_access_log(AccessLogGenerator(sys.stdout)),
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_forwarded_port_header="X-Forwarded-Port",
+        proxy_forwarded_proto_header="X-Forwarded-Proto",
+        ping_interval=engines.PING_INTERVAL,
+        ping_timeout=engines.PING_TIMEOUT,
+    )
+    srv.on_running = lambda: plan.on_running(srv)
+    srv.on_stopping = lambda: engines.run_stopping_hook(plan)
+    _install_signals(srv)
+    srv.run()
+    return int(srv.exit_code)
+
+
+def _family(fileno: int) -> int:
+    from buildpack.runtime.launchers.sockets import family_fd
+
+    return family_fd(fileno)
+
+
+def _install_signals(srv: GracefulServer) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        reactor.callFromThread(srv.begin_shutdown, signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,10 +1,11 @@
-"""``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne on ``$PORT``, done right.
+"""``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne (or uvicorn, with
+``CHANNELS_WEB_SERVER=uvicorn``: see :mod:`.engines`) on ``$PORT``, done right.
 
 * binds ``$PORT`` first, on ``[::]`` dual-stack, before importing anything slow;
 * proxy headers on (client address and https from the router; the address is the entry the
   router appended, not a client-written one: see ``forwarded``), pings every 20 s (the
   router closes sockets idle for 55 s), access log on stdout;
-* ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many Daphne processes sharing
+* ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many processes sharing
   the socket, supervised; with the in-memory layer: one process, and the log says why;
 * single-process mode (no Redis): background channels are served in this process too;
 * graceful SIGTERM/SIGINT within ``CHANNELS_SHUTDOWN_TIMEOUT`` (default 25 s).
@@ -21,15 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime.launchers import bootstrap, forwarded, sockets
+from buildpack.runtime.launchers import bootstrap, engines, forwarded, oldconns, sockets
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.supervisor import SCALED, SINGLE
 
 COMPONENT = "web"
 DEFAULT_PORT = 8000
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
-PING_INTERVAL = 20
-PING_TIMEOUT = 30
 
 
 def _int_env(name: str, default: int) -> int:
@@ -68,18 +67,14 @@ def describe_layer(settings: Any) -> str:
     return f"{backend} ({', '.join(shown)})" if shown else backend
 
 
-def _daphne_version() -> str:
-    try:
-        import importlib.metadata
-
-        return importlib.metadata.version("daphne")
-    except Exception:
-        return "?"
-
-
 def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code."""
     port = args.port or _int_env("PORT", DEFAULT_PORT)
+    try:
+        engines.selected(os.environ)
+    except LaunchError as exc:
+        log.runtime_error(COMPONENT, str(exc))
+        return 1
     if args.child_fd is not None:
         return _serve(args, args.child_fd, child=True)
     try:
@@ -100,7 +95,9 @@ def main(args: argparse.Namespace) -> int:
     return _supervise(args, sock, requested)
 
 
-def _start_line(where: str, processes: int, settings: Any, single: bool, background: str) -> str:
+def _start_line(
+    engine: Any, where: str, processes: int, settings: Any, single: bool, background: str
+) -> str:
     here = f"; background channels {background} run here" if background else ""
     mode = (
         f"single-process (in-memory layer{here})"
@@ -108,7 +105,7 @@ def _start_line(where: str, processes: int, settings: Any, single: bool, backgro
         else "scaled (groups via the layer; background channels run in worker processes)"
     )
     return (
-        f"Daphne {_daphne_version()} on {where} | processes {processes} | "
+        f"{engine.describe()} on {where} | processes {processes} | "
         f"layer {describe_layer(settings)} | mode {mode} | pid {os.getpid()}"
     )
 
@@ -136,14 +133,14 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) ->
     return supervisor.supervise()
 
 
-def _report_mode(args: argparse.Namespace, settings: Any, single: bool) -> None:
+def _report_mode(args: argparse.Namespace, engine: Any, settings: Any, single: bool) -> None:
     """Process 0 of a pre-forked dyno: print the start-up lines and tell the supervisor."""
     requested = args.processes or 1
     if single and requested > 1:
         log.runtime_warning(COMPONENT, messages.FORK_REFUSED_MEMORY.format(requested=requested))
     processes = 1 if single else requested
     where = sockets.describe_fd(args.child_fd)
-    log.runtime(COMPONENT, _start_line(where, processes, settings, single, ""))
+    log.runtime(COMPONENT, _start_line(engine, where, processes, settings, single, ""))
     try:
         os.write(args.report_fd, f"{SINGLE if single else SCALED}\n".encode("ascii"))
     except OSError:  # the supervisor is gone; its SIGTERM follows
@@ -154,48 +151,64 @@ def _report_mode(args: argparse.Namespace, settings: Any, single: bool) -> None:
 
 def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "") -> int:
     """Serve on *fileno* in this process (a pre-forked child, or the only process)."""
-    from buildpack.runtime.launchers import server  # first: installs Twisted's asyncio reactor
-
     if args.report_fd is not None:
         os.set_inheritable(args.report_fd, False)  # not for processes the app starts
     try:
+        # First: the Daphne engine installs Twisted's reactor before anything imports one.
+        engine = engines.load_selected(
+            os.environ, lambda text: log.runtime_warning(COMPONENT, text)
+        )
         if child:
             bootstrap.prepare(args.chdir, args.app)
         settings = bootstrap.load_settings()
+        oldconns.install()  # before the app can open a database connection
         single = bootstrap.single_process(settings)
         if args.report_fd is not None:
-            _report_mode(args, settings, single)
+            _report_mode(args, engine, settings, single)
         application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
     from channels.layers import get_channel_layer
 
-    from buildpack.runtime.ops import autoscale
+    from buildpack.runtime.launchers.rejections import RejectionLogger
+    from buildpack.runtime.ops import autoscale, heartbeat
 
     layer = get_channel_layer()
     application = autoscale.wrap(application, layer)  # off unless a metrics token is set
     background = _background(application, layer) if single and layer is not None else None
     if not child:
         names = ", ".join(background.channels) if background else ""
-        log.runtime(COMPONENT, _start_line(where, 1, settings, single, names))
-    family = sockets.family_fd(fileno)
-    srv = _build_server(server, application, fileno, family, background, shared=child)
+        log.runtime(COMPONENT, _start_line(engine, where, 1, settings, single, names))
     index = args.child_index if child else 0
+    beats: list[heartbeat.Heartbeat] = []
 
-    def on_running() -> None:
+    def on_running(running: engines.Stopper) -> None:
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
         if not single:
-            _probe(srv, layer)
-        _heartbeat(layer)
+            _probe(running, layer)
+        beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
+        beats.extend([beat] if beat is not None else [])
 
-    srv.on_running = on_running
-    _install_signals(srv)
-    srv.run()
+    async def on_stopping() -> None:
+        for beat in beats:  # status stops listing this process as it stops accepting
+            await beat.stop()
+
+    plan = engines.Plan(
+        application=RejectionLogger(_static_files_in_debug(application)),
+        fileno=fileno,
+        shared=child,
+        background=background,
+        shutdown_timeout=shutdown_timeout(),
+        hops=_proxy_hops(),
+        on_running=on_running,
+        on_stopping=on_stopping,
+    )
+    exit_code = int(engine.serve(plan))
     # A dyno stop signals every process; a late duplicate must not kill us mid-exit.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return int(srv.exit_code)
+    return exit_code
 
 
 def _background(application: Any, layer: Any) -> Any:
@@ -205,39 +218,12 @@ def _background(application: Any, layer: Any) -> Any:
     return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
 
 
-def _build_server(
-    server: Any, application: Any, fileno: int, family: int, background: Any, *, shared: bool
-) -> Any:
-    from daphne.access import AccessLogGenerator
-
-    from buildpack.runtime.launchers.rejections import RejectionLogger
-    from buildpack.runtime.ops.autoscale import masked_access_log
-
-    address_header = _forwarded_address_header()
-    return server.GracefulServer(
-        RejectionLogger(_static_files_in_debug(application)),
-        fileno=fileno,
-        family=family,
-        shutdown_timeout=shutdown_timeout(),
-        background=background,
-        shared_socket=shared,
-        action_logger=masked_access_log(AccessLogGenerator(sys.stdout)),
-        proxy_forwarded_address_header=address_header,
-        proxy_forwarded_port_header="X-Forwarded-Port",
-        proxy_forwarded_proto_header="X-Forwarded-Proto",
-        ping_interval=PING_INTERVAL,
-        ping_timeout=PING_TIMEOUT,
-    )
-
-
-def _forwarded_address_header() -> str:
-    """Daphne's address header, narrowed to the entry the trusted proxies wrote (none at
-    all with ``CHANNELS_PROXY_HOPS=0``)."""
+def _proxy_hops() -> int:
+    """``CHANNELS_PROXY_HOPS``: how many proxies in front append to X-Forwarded-For."""
     hops = forwarded.configured_hops(os.environ)
     if hops is None:  # not a whole number: _int_env says so and gives the default
         hops = _int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS)
-    forwarded.install(hops)
-    return "X-Forwarded-For"
+    return hops
 
 
 def _static_files_in_debug(application: Any) -> Any:
@@ -251,40 +237,19 @@ def _static_files_in_debug(application: Any) -> Any:
     return ASGIStaticFilesHandler(application)
 
 
-def _probe(srv: Any, layer: Any) -> None:
+_PROBES: set[Any] = set()
+
+
+def _probe(running: engines.Stopper, layer: Any) -> None:
     async def probe() -> None:
         try:
             await bootstrap.probe_layer(layer)
         except LaunchError as exc:
             log.runtime_error(COMPONENT, str(exc))
-            srv.begin_shutdown("Redis certificate not trusted", exit_code=1)
+            running.begin_shutdown("Redis certificate not trusted", exit_code=1)
 
     import asyncio
 
-    srv.probe_task = asyncio.ensure_future(probe())
-
-
-def _heartbeat(layer: Any) -> None:
-    """This process's heartbeat (Redis layers), deleted before the reactor stops."""
-    import asyncio
-
-    from twisted.internet import defer, reactor
-
-    from buildpack.runtime.ops import heartbeat
-
-    beat = heartbeat.start(layer, COMPONENT, [])
-    if beat is not None:
-        stop = beat.stop
-        reactor.addSystemEventTrigger(
-            "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(stop()))
-        )
-
-
-def _install_signals(srv: Any) -> None:
-    from twisted.internet import reactor
-
-    def handler(signum: int, _frame: object) -> None:
-        reactor.callFromThread(srv.begin_shutdown, signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    task = asyncio.ensure_future(probe())
+    _PROBES.add(task)  # keep a reference until it is done
+    task.add_done_callback(_PROBES.discard)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import math
 import os
 import re
@@ -234,3 +235,13 @@ def masked_access_log(logger: Callable[[str, str, dict[str, Any]], None]) -> Any
         logger(protocol, action, details)
 
     return log
+
+
+def masked_access_record(record: logging.LogRecord) -> bool:
+    """A logging filter for uvicorn's access lines (args: client, method, path, ...): the
+    HireFire token never reaches the log. Keeps every record."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    path = args[2] if len(args) > 2 else None
+    if isinstance(path, str) and path.startswith("/hirefire/"):
+        record.args = (*args[:2], mask_path(path), *args[3:])
+    return True

@@ -1,0 +1,148 @@
+"""The web engines behind ``channels-buildpack web``, chosen with ``CHANNELS_WEB_SERVER``.
+
+* ``daphne`` (default): Daphne on Twisted's asyncio reactor, on uvloop when installed
+  (:mod:`.server`);
+* ``uvicorn``: uvicorn run from code on the same adopted socket, with httptools, uvloop
+  and websockets' sans-I/O protocol when installed (:mod:`.uvicorn_server`).
+
+The launcher (:mod:`.web`) does everything engine-neutral: binding, the supervisor, the
+settings, the application and its middleware (rejection log, client address), the
+background channels. An engine module exposes ``describe() -> str`` (name and versions for
+the start-up line) and ``serve(plan) -> int`` (serve until stopped; the exit code), and
+keeps the same promises: fair accepting on a shared socket, TCP_NODELAY, 20 s pings,
+1 MiB messages, an access line per request on stdout, and the graceful stop described in
+:mod:`.server`, logged with the lines below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.metadata
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Protocol
+
+from buildpack import messages
+from buildpack.runtime.launchers.bootstrap import LaunchError
+
+VARIABLE = "CHANNELS_WEB_SERVER"
+DEFAULT = "daphne"
+MODULES = {
+    "daphne": "buildpack.runtime.launchers.server",
+    "uvicorn": "buildpack.runtime.launchers.uvicorn_server",
+}
+SERVICE_RESTART = 1012  # the close code sent to every WebSocket on a graceful stop
+PING_INTERVAL = 20  # seconds; the router closes WebSockets idle for 55 s
+PING_TIMEOUT = 30
+MAX_MESSAGE_BYTES = 1024 * 1024  # Daphne's limit since 4.2.2 (CVE-2026-44545)
+POLL_SECONDS = 0.05  # how often a stopping engine looks whether it is done
+ACCEPT_PAUSE = 0.001  # a process sharing the socket pauses this long after each accept
+STOPPING_HOOK_SECONDS = 2.0
+
+
+class Stopper(Protocol):
+    """What the launcher may ask of a running engine."""
+
+    def begin_shutdown(self, reason: str, exit_code: int = 0) -> None: ...
+
+
+@dataclass
+class Plan:
+    """What an engine serves, and how."""
+
+    application: Any  # the ASGI application, already wrapped by the launcher's middleware
+    fileno: int  # the listening socket, bound by the launcher
+    shared: bool  # other processes accept on it too: take turns
+    background: Any  # a ChannelWorker to run in this process (single-process mode), or None
+    shutdown_timeout: float
+    hops: int  # CHANNELS_PROXY_HOPS
+    on_running: Callable[[Stopper], None]  # called in the event loop once accepting
+    # awaited in the event loop (at most STOPPING_HOOK_SECONDS) when the graceful stop begins
+    on_stopping: Callable[[], Awaitable[None]] | None = None
+
+
+def selected(environ: Mapping[str, str]) -> str:
+    """The engine ``CHANNELS_WEB_SERVER`` names (default Daphne); LaunchError otherwise."""
+    raw = environ.get(VARIABLE, "").strip()
+    name = raw.lower() or DEFAULT
+    if name not in MODULES:
+        raise LaunchError(
+            messages.WEB_SERVER_UNKNOWN.format(value=raw, accepted=", ".join(MODULES))
+        )
+    return name
+
+
+def load(name: str) -> ModuleType:
+    """Import the engine module (Daphne's installs the Twisted reactor: import it first)
+    and run its ``check()``, if any; LaunchError when it cannot run here."""
+    try:
+        module = importlib.import_module(MODULES[name])
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        raise LaunchError(messages.WEB_SERVER_MISSING.format(engine=name, package=missing)) from exc
+    check = getattr(module, "check", None)
+    if check is not None:
+        check()
+    return module
+
+
+def load_selected(environ: Mapping[str, str], warn: Callable[[str], None]) -> ModuleType:
+    """The engine ``CHANNELS_WEB_SERVER`` names, loaded; Daphne, with a warning, when that
+    engine cannot run in this slug (set the variable, then restart without a build)."""
+    name = selected(environ)
+    try:
+        return load(name)
+    except LaunchError as exc:
+        if name == DEFAULT:
+            raise
+        warn(str(exc))
+        return load(DEFAULT)
+
+
+def version(distribution: str) -> str:
+    """An installed distribution's version, ``?`` when unknown."""
+    try:
+        return importlib.metadata.version(distribution)
+    except Exception:
+        return "?"
+
+
+def with_versions(names: list[str]) -> str:
+    """``uvloop 0.23.0, httptools 0.9.0`` for the installed ones among *names*."""
+    return ", ".join(f"{name} {version(name)}" for name in names if version(name) != "?")
+
+
+# -- what a stopping engine says (the same words from both) ---------------------------
+
+
+def stopping_line(reason: str, websockets: int, requests: int, timeout: float, pid: int) -> str:
+    return (
+        f"stopping ({reason}): closing {websockets} WebSocket(s) with {SERVICE_RESTART}, "
+        f"waiting for {requests} request(s) in flight, deadline {timeout:g} s (pid {pid})"
+    )
+
+
+def deadline_line(pending: int, busy: int) -> str:
+    return f"deadline reached: cancelling {pending} connection(s) and {busy} background job(s)"
+
+
+def stopped_line(pid: int) -> str:
+    return f"stopped cleanly (pid {pid})"
+
+
+def run_stopping_hook(plan: Plan) -> asyncio.Future[None] | None:
+    """Start ``plan.on_stopping`` in the running loop, bounded; its failure is only logged."""
+    if plan.on_stopping is None:
+        return None
+    task = asyncio.ensure_future(asyncio.wait_for(plan.on_stopping(), STOPPING_HOOK_SECONDS))
+    task.add_done_callback(_log_hook_failure)
+    return task
+
+
+def _log_hook_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        from buildpack import log
+
+        log.runtime_warning("web", f"stopping hook failed: {task.exception()!r}")
