@@ -50,7 +50,8 @@ PASS_THROUGH_PIP_VARS = (
     "PIP_TRUSTED_HOST",
 )
 # -I: isolated mode (no working directory or PYTHON* variables on sys.path). Python 3.4+.
-ISOLATED = "-I"
+# -B: no bytecode caches written where the child imports from (another buildpack's layers).
+ISOLATED = "-IB"
 # Where our child Pythons run: never the repository.
 NEUTRAL_CWD = Path(os.sep)
 MAX_SCRIPT_BYTES = 1024 * 1024
@@ -144,6 +145,7 @@ def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
     env["PIP_CACHE_DIR"] = str(cache_dir / "channels-buildpack" / "pip")
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # pip's own children (build isolation) are not -B
     env.pop("PYTHONPATH", None)  # pip must see the app's site-packages only
     return env
 

@@ -214,7 +214,9 @@ class Platform:
         profile.write_text(HEROKU_PYTHON_PROFILE)
 
     @staticmethod
-    def _install(build_dir: Path, link: Path, uv: str, uses_uv: bool) -> None:
+    def _install(
+        build_dir: Path, link: Path, uv: str, uses_uv: bool, compile_bytecode: bool = True
+    ) -> None:
         python = str(link / "bin" / "python")
         env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(link), "VIRTUAL_ENV": str(link)}
         if uses_uv:
@@ -223,7 +225,8 @@ class Platform:
             command = [uv, "pip", "install", "-q", "--python", python, "-r", "requirements.txt"]
         else:
             command = [uv, "pip", "install", "-q", "--python", python, *_declared(build_dir)]
-        command.append("--compile-bytecode")  # like heroku/python (pip's default; uv: the flag)
+        if compile_bytecode:  # like heroku/python (pip's default; uv: the flag)
+            command.append("--compile-bytecode")
         result = subprocess.run(
             command, cwd=build_dir, env=env, capture_output=True, text=True, check=False
         )
