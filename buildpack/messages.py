@@ -199,9 +199,13 @@ LAYER_RECEIVE_FAILED = (
     "receiving from the channel layer failed ({error}); retrying with backoff. "
     "Redis down or unreachable? Messages sent meanwhile may be lost."
 )
-REDIS_READ_FAILED = (
-    "channel layer read failed ({error}); retrying with backoff, open WebSockets stay connected"
+REDIS_UNAVAILABLE = (
+    "Redis refused or dropped a connection ({error}); retrying with backoff for up to the "
+    "message expiry, so nothing is lost and open WebSockets stay connected. If it says "
+    "'max number of clients reached': the plan's client limit is used up. Fix: fewer "
+    "processes, heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2, or a larger Redis plan"
 )
+REDIS_BACKGROUND_FAILED = "{what} failed ({error}); carrying on without it"
 WEB_CRASH_LOOP = (
     "web processes keep exiting right after start ({count} in a row); stopping so the platform "
     "restarts the dyno. The cause is in the lines above."

@@ -20,7 +20,6 @@ from buildpack.runtime.launchers.background import ChannelWorker, discover_chann
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
-from buildpack.runtime.layers.redis import reserve_connections
 
 COMPONENT = "worker"
 
@@ -85,7 +84,6 @@ async def _run(
 
     layer = get_channel_layer()
     concurrency = _concurrency(args.concurrency)
-    reserve_connections(layer, len(channels) * concurrency)
     try:
         await bootstrap.probe_layer(layer)
     except LaunchError as exc:
