@@ -150,7 +150,7 @@ class BudgetMeasurement:
         self.results[label] = Figures(0, peak, 0)
 
     def single_process_web(self, label: str) -> None:
-        env = {k: v for k, v in self.deploy.env.items() if k != "REDIS_URL"}
+        env = {k: v for k, v in self.deploy.env.items() if k not in ("REDIS_URL", "CHANNELS_LAYER")}
         single = Deployment(self.deploy.platform, self.deploy.procs, self.deploy.build, env)
         dyno = single.web("web.1")
         try:

@@ -38,7 +38,7 @@ POOL_WAIT_TIMEOUT = 20.0
 DEFAULT_PATIENCE = 60.0  # how long a refused command keeps trying (the default expiry)
 IDLE_TRIM_SECONDS = 5.0  # an idle connection beyond KEEP_OPEN is closed after this long
 KEEP_OPEN = 1
-READER_SHARE = 1  # a command pool always leaves one client of the budget to its reader
+READER_SHARE = 1  # a command pool always leaves one client of the budget to a reader
 
 
 def _keepalive_options() -> dict[int, int]:
@@ -114,9 +114,9 @@ def transient_errors() -> tuple[type[BaseException], ...]:
 class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
     """A blocking pool that stays within a client budget and rides out refusals.
 
-    * ``max_connections`` = budget minus the process's blocking reader (and any other
-      connection :meth:`reserve`\\ d, at least 1); a command waits for a free connection
-      rather than opening one more.
+    * ``max_connections`` = budget minus the process's readers (the blocking reader, a
+      pub/sub subscription: :meth:`reserve`\\ d, one kept for a reader in any case; at
+      least 1); a command waits for a free connection rather than opening one more.
     * Open connections are reused before a closed one is reopened.
     * A connection Redis refuses (``max number of clients reached``) or cannot open: if
       this pool still has an open connection, the command waits for it; if not, it sleeps
@@ -129,7 +129,7 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
         super().__init__(max_connections=max(1, budget - READER_SHARE), **kwargs)
         self.budget = max(1, budget)
         self.patience = patience
-        self._reserved = READER_SHARE
+        self._reserved = 0
         self._refused_until = 0.0
         self._trim_handle: asyncio.TimerHandle | None = None
         self.outage = OutageLog("redis")
@@ -138,7 +138,7 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
         """Leave *count* of the budget to connections outside this pool (readers);
         a negative *count* gives it back."""
         self._reserved += count
-        self.max_connections = max(1, self.budget - self._reserved)
+        self.max_connections = max(1, self.budget - max(READER_SHARE, self._reserved))
 
     def open_connections(self) -> int:
         """Connections of this pool with an open socket (idle or in use)."""
@@ -182,21 +182,25 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
     def _idle_open(self) -> list[Any]:
         return [c for c in self._available_connections if c.is_connected]
 
-    def _schedule_trim(self) -> None:
+    def _schedule_trim(self, delay: float = IDLE_TRIM_SECONDS) -> None:
         if self._trim_handle is None and len(self._idle_open()) > KEEP_OPEN:
             loop = asyncio.get_running_loop()
-            self._trim_handle = loop.call_later(IDLE_TRIM_SECONDS, self._trim)
+            self._trim_handle = loop.call_later(delay, self._trim)
 
     def _trim(self) -> None:
         """Close idle connections beyond ``KEEP_OPEN`` that were not used for a while."""
         self._trim_handle = None
         now = time.monotonic()
         idle = sorted(self._idle_open(), key=lambda c: getattr(c, "cbp_idle_since", 0.0))
-        for connection in idle[: max(0, len(idle) - KEEP_OPEN)]:
-            if now - getattr(connection, "cbp_idle_since", 0.0) >= IDLE_TRIM_SECONDS:
+        surplus = idle[: max(0, len(idle) - KEEP_OPEN)]  # the least recently used
+        for connection in surplus:
+            due = getattr(connection, "cbp_idle_since", 0.0) + IDLE_TRIM_SECONDS
+            if due <= now:
                 self._available_connections.remove(connection)
                 in_background(connection.disconnect(), "closing an idle Redis connection")
-        self._schedule_trim()
+            else:
+                self._schedule_trim(due - now)
+                return
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         if self._trim_handle is not None:

@@ -105,6 +105,9 @@ class Reader:
         self.closing = False
         self.task: asyncio.Future[Any] | None = None
         self.outage = OutageLog()
+        self.commands_pool = receiver.commands(index).connection_pool
+        if hasattr(self.commands_pool, "reserve"):
+            self.commands_pool.reserve(1)  # this connection counts against the budget
 
     def wanted(self, key: str) -> None:
         """A waiter for *key* appeared: make sure the next pop includes it."""
@@ -217,6 +220,8 @@ class Reader:
             except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 raise_if_cancelled()
                 task.cancel()
+        if hasattr(self.commands_pool, "reserve"):
+            self.commands_pool.reserve(-1)
         with contextlib.suppress(Exception):
             await self.client.aclose(close_connection_pool=True)
 

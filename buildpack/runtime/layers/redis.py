@@ -231,7 +231,8 @@ class RedisPubSubChannelLayer(StockPubSubChannelLayer):  # type: ignore[misc]
     channel ("jobs") it is wrong: every worker subscribed to it receives every message (and
     none receives it if no worker is listening at that moment). So normal channels go
     through the exactly-once sorted-set queue of :class:`RedisChannelLayer` on the same
-    hosts; process-specific names carry a ``!`` so the two kinds are told apart.
+    hosts; process-specific names carry a ``!`` so the two kinds are told apart. Both
+    halves share one command pool per host (:mod:`.pubsub`).
     """
 
     QUEUE_OPTIONS = ("capacity", "expiry", "group_expiry", "channel_capacity")
@@ -247,6 +248,20 @@ class RedisPubSubChannelLayer(StockPubSubChannelLayer):  # type: ignore[misc]
     def hosts(self) -> list[dict[str, Any]]:
         """The queue's host dicts (connection options, pool reservations)."""
         return self._queue.hosts  # type: ignore[no-any-return]
+
+    def _get_layer(self) -> Any:
+        """This loop's pub/sub half, publishing through the queue's command pool."""
+        from buildpack.runtime.layers.pubsub import BudgetLoopLayer
+
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = BudgetLoopLayer(
+                *self._args, **self._kwargs, channel_layer=self, queue=self._queue
+            )
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+        return layer
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         """A process-specific channel: pub/sub, named with a ``!``."""
