@@ -206,6 +206,19 @@ REDIS_UNAVAILABLE = (
     "processes, heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2, or a larger Redis plan"
 )
 REDIS_BACKGROUND_FAILED = "{what} failed ({error}); carrying on without it"
+REDIS_CLIENTS_OVER_LIMIT = (
+    "{where} allows {limit} Redis clients{assumed} but {formation} needs about {need} at rest "
+    "({clients}{connected}); past the limit Redis refuses connections and processes wait "
+    "for each other (slow, nothing lost). Fix: fewer processes (heroku ps:scale, "
+    "WEB_CONCURRENCY), a larger Redis plan, and CHANNELS_REDIS_MAX_CONNECTIONS=2 so no "
+    "process opens more than that"
+)
+REDIS_CLIENTS_PEAK_OVER_LIMIT = (
+    "{where} allows {limit} Redis clients{assumed}; {formation} needs {rest} at rest but up "
+    "to {need} in bursts with CHANNELS_REDIS_MAX_CONNECTIONS={budget}, and bursts past the "
+    "limit wait for connections. Fix: heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2 "
+    "(or unset it: 3), fewer processes, or a larger Redis plan"
+)
 WEB_CRASH_LOOP = (
     "web processes keep exiting right after start ({count} in a row); stopping so the platform "
     "restarts the dyno. The cause is in the lines above."

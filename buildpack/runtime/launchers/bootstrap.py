@@ -162,10 +162,34 @@ async def _ping(layer: Any, index: int) -> Any:
     return await layer.connection(index).ping()
 
 
-async def probe_layer(layer: Any, timeout: float = 10.0) -> None:
-    """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning."""
+async def probe_layer(
+    layer: Any, timeout: float = 10.0, *, dyno_processes: int = 0, worker: bool = False
+) -> None:
+    """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning.
+
+    With *dyno_processes* (this dyno runs that many processes like this one), also warn
+    when the formation this process can see needs more clients than Redis allows.
+    """
     if layer is None:
         return
+    await _probe_hosts(layer, timeout)
+    if dyno_processes:
+        await _check_client_limit(layer, timeout, dyno_processes, worker)
+
+
+async def _check_client_limit(layer: Any, timeout: float, processes: int, worker: bool) -> None:
+    import asyncio
+    import contextlib
+
+    from buildpack.runtime.layers.limits import warn_if_over_limit
+
+    pubsub = hasattr(layer, "_queue")
+    check = warn_if_over_limit(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
+    with contextlib.suppress(Exception):  # a start-up hint must never stop the start
+        await asyncio.wait_for(check, timeout)
+
+
+async def _probe_hosts(layer: Any, timeout: float) -> None:
     addresses = _layer_addresses(layer)
     attempts: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
     if hasattr(layer, "connection") and hasattr(layer, "ring_size"):

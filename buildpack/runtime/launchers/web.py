@@ -183,7 +183,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     def on_running() -> None:
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
         if not single:
-            _probe(srv, layer)
+            _probe(srv, layer, check_clients=index == 0, processes=args.processes or 1)
 
     srv.on_running = on_running
     _install_signals(srv)
@@ -246,10 +246,10 @@ def _static_files_in_debug(application: Any) -> Any:
     return ASGIStaticFilesHandler(application)
 
 
-def _probe(srv: Any, layer: Any) -> None:
+def _probe(srv: Any, layer: Any, *, check_clients: bool, processes: int) -> None:
     async def probe() -> None:
         try:
-            await bootstrap.probe_layer(layer)
+            await bootstrap.probe_layer(layer, dyno_processes=processes if check_clients else 0)
         except LaunchError as exc:
             log.runtime_error(COMPONENT, str(exc))
             srv.begin_shutdown("Redis certificate not trusted", exit_code=1)

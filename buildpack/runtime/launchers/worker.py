@@ -85,7 +85,7 @@ async def _run(
     layer = get_channel_layer()
     concurrency = _concurrency(args.concurrency)
     try:
-        await bootstrap.probe_layer(layer)
+        await bootstrap.probe_layer(layer, dyno_processes=1, worker=True)
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
