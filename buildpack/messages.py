@@ -205,6 +205,11 @@ REDIS_UNAVAILABLE = (
     "'max number of clients reached': the plan's client limit is used up. Fix: fewer "
     "processes, heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2, or a larger Redis plan"
 )
+REDIS_AT_LIMIT = (
+    "Redis refused one more connection ({error}); this process carries on with its {open} "
+    "open one(s), so commands wait a little. If it says 'max number of clients reached': "
+    "the plan's client limit is reached at peak (see manage.py check --deploy, W007)"
+)
 REDIS_BACKGROUND_FAILED = "{what} failed ({error}); carrying on without it"
 REDIS_CLIENTS_OVER_LIMIT = (
     "{where} allows {limit} Redis clients{assumed} but {formation} needs about {need} at rest "

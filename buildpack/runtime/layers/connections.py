@@ -24,7 +24,12 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool
 
-from buildpack.runtime.layers.resilience import RETRY_BACKOFF, OutageLog, in_background
+from buildpack.runtime.layers.resilience import (
+    OUTAGE,
+    RETRY_BACKOFF,
+    in_background,
+    refused_at_limit,
+)
 
 # Blocking pops wait up to ``brpop_timeout`` (5 s) on the server. A reply slower than that
 # plus this margin means the connection or server is gone: raise, reconnect, retry.
@@ -120,7 +125,7 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
     * Open connections are reused before a closed one is reopened.
     * A connection Redis refuses (``max number of clients reached``) or cannot open: if
       this pool still has an open connection, the command waits for it; if not, it sleeps
-      (0.2 s, 0.5 s, 1 s, 2 s, 5 s ...) and tries again, for up to ``patience`` seconds.
+      (0.1 s, 0.25 s, 0.5 s, then every second) and tries again, for up to ``patience`` s.
     * Connections beyond the first that sat idle for ``IDLE_TRIM_SECONDS`` are closed.
     """
 
@@ -132,7 +137,6 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
         self._reserved = 0
         self._refused_until = 0.0
         self._trim_handle: asyncio.TimerHandle | None = None
-        self.outage = OutageLog("redis")
 
     def reserve(self, count: int = 1) -> None:
         """Leave *count* of the budget to connections outside this pool (readers);
@@ -167,11 +171,14 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
                     raise
                 delay = next(delays, RETRY_BACKOFF[-1])
                 self._refused_until = time.monotonic() + delay
-                self.outage.failed(exc)
-                if self.open_connections() == 0:
+                open_connections = self.open_connections()
+                if open_connections:  # carry on with ours: wait for one to be released
+                    refused_at_limit(exc, open_connections)
+                else:
+                    OUTAGE.failed(exc)
                     await asyncio.sleep(delay)
                 continue
-            self.outage.recovered()
+            OUTAGE.recovered()
             return connection
 
     async def release(self, connection: Any) -> None:

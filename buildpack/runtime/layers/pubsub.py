@@ -23,7 +23,7 @@ from channels_redis.pubsub import RedisPubSubLoopLayer, RedisSingleShardConnecti
 from channels_redis.utils import decode_hosts
 
 from buildpack.runtime.layers.connections import blocking_pool, transient_errors
-from buildpack.runtime.layers.resilience import RETRY_BACKOFF, OutageLog, retrying
+from buildpack.runtime.layers.resilience import OUTAGE, RETRY_BACKOFF, retrying
 
 POLL_SECONDS = 0.1  # channels_redis's own get_message timeout
 
@@ -40,7 +40,6 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
         super().__init__(host, loop_layer)
         self.queue = queue
         self.index = index
-        self.outage = OutageLog()
         self._subscriber: Any = None
         self._reserved_in: Any = None
 
@@ -61,7 +60,6 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
         return await retrying(
             operation,
             patience=float(self.queue.expiry),
-            outage=self.outage,
             errors=transient_errors(),
         )
 
@@ -76,7 +74,7 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
         try:
             await super().unsubscribe(channel)
         except transient_errors() as exc:
-            self.outage.failed(exc)
+            OUTAGE.failed(exc)
             self._subscribed_to.discard(channel)
 
     async def _do_receiving(self) -> None:
@@ -94,10 +92,10 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
             except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
                 raise
             except transient_errors() as exc:
-                self.outage.failed(exc)
+                OUTAGE.failed(exc)
                 await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
                 continue
-            self.outage.recovered()
+            OUTAGE.recovered()
             delays = iter(RETRY_BACKOFF)
 
     async def flush(self) -> None:

@@ -36,8 +36,8 @@ from buildpack.runtime.layers.connections import (
     transient_errors,
 )
 from buildpack.runtime.layers.resilience import (
+    OUTAGE,
     RETRY_BACKOFF,
-    OutageLog,
     in_background,
     retrying,
 )
@@ -104,7 +104,6 @@ class Reader:
         self.demand = asyncio.Event()
         self.closing = False
         self.task: asyncio.Future[Any] | None = None
-        self.outage = OutageLog()
         self.commands_pool = receiver.commands(index).connection_pool
         if hasattr(self.commands_pool, "reserve"):
             self.commands_pool.reserve(1)  # this connection counts against the budget
@@ -136,7 +135,7 @@ class Reader:
                 await self._read_once()
             except errors as exc:
                 raise_if_cancelled()
-                self.outage.failed(exc)
+                OUTAGE.failed(exc)
                 await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
                 continue
             except Exception as exc:  # never let the process's only reader die
@@ -160,7 +159,7 @@ class Reader:
             )
         finally:
             self.blocked_on = None
-        self.outage.recovered()
+        OUTAGE.recovered()
         if reply is None:
             return
         key, member, score = decoded(reply)
@@ -197,9 +196,7 @@ class Reader:
                 pipe.expire(key, expiry)
                 await pipe.execute()
 
-        await retrying(
-            put_back, patience=float(expiry), outage=self.outage, errors=transient_errors()
-        )
+        await retrying(put_back, patience=float(expiry), errors=transient_errors())
 
     async def close(self) -> None:
         """Stop after the pop in flight (woken at once); put back what it took. Not

@@ -52,7 +52,7 @@ from buildpack.runtime.layers.connections import (
     transient_errors,
 )
 from buildpack.runtime.layers.reader import WAKE_PREFIX, Receiver, receiver_of, stop_reading
-from buildpack.runtime.layers.resilience import OutageLog, retrying
+from buildpack.runtime.layers.resilience import retrying
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -114,7 +114,6 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hardening_notes = harden_hosts(self.hosts, self.brpop_timeout)
-        self.outage = OutageLog()
 
     # -- connections ------------------------------------------------------------------------
 
@@ -150,9 +149,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
             await layer.receiver.close()
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
-        return await retrying(
-            operation, patience=float(self.expiry), outage=self.outage, errors=transient_errors()
-        )
+        return await retrying(operation, patience=float(self.expiry), errors=transient_errors())
 
     # -- channel layer API ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from buildpack import log, messages
 from buildpack.runtime.aio import raise_if_cancelled
 
-RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+RETRY_BACKOFF = (0.1, 0.25, 0.5, 1.0)  # then every second: a refusal is cheap to retry
 OUTAGE_LOG_EVERY = 30.0
 T = TypeVar("T")
 
@@ -50,6 +50,26 @@ class OutageLog:
         self.last_logged = 0.0
 
 
+# One per process: pools, readers and retried commands all report the same outage once.
+OUTAGE = OutageLog()
+AT_LIMIT_LOG_EVERY = 300.0
+_at_limit_logged = [0.0]
+
+
+def refused_at_limit(exc: BaseException, open_connections: int) -> None:
+    """Redis refused an extra connection but this process goes on with the ones it has:
+    not an outage; one line every 5 minutes at most."""
+    now = time.monotonic()
+    if now - _at_limit_logged[0] >= AT_LIMIT_LOG_EVERY or _at_limit_logged[0] == 0.0:
+        _at_limit_logged[0] = now
+        log.runtime(
+            "redis",
+            messages.REDIS_AT_LIMIT.format(
+                error=f"{type(exc).__name__}: {exc}", open=open_connections
+            ),
+        )
+
+
 _background: set[asyncio.Future[Any]] = set()
 
 
@@ -76,8 +96,8 @@ async def retrying(
     operation: Callable[[], Awaitable[T]],
     *,
     patience: float,
-    outage: OutageLog,
     errors: tuple[type[BaseException], ...],
+    outage: OutageLog = OUTAGE,
 ) -> T:
     """``await operation()``, again after a connection error, for up to *patience* seconds."""
     deadline = time.monotonic() + patience
