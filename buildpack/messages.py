@@ -211,6 +211,10 @@ REDIS_AT_LIMIT = (
     "the plan's client limit is reached at peak (see manage.py check --deploy, W007)"
 )
 REDIS_BACKGROUND_FAILED = "{what} failed ({error}); carrying on without it"
+REDIS_SMALL_SERVER = (
+    "Redis allows {limit} clients, so each process opens at most {budget} (its reader and "
+    "one command connection); set CHANNELS_REDIS_MAX_CONNECTIONS to choose otherwise"
+)
 REDIS_CLIENTS_OVER_LIMIT = (
     "{where} allows {limit} Redis clients{assumed} but {formation} needs about {need} at rest "
     "({clients}{connected}); past the limit Redis refuses connections and processes wait "

@@ -90,10 +90,15 @@ def test_release_two_web_dynos_and_four_workers_fit_twenty_clients(
     result = formation.run(release=_release(deploy))
     summary = result.summary()
     assert result.release_code == 0
+    assert result.sent == 1000 and result.failed_handshakes == 0, summary
     assert len(result.counts) == 1000 and result.once == 1000, summary
     assert result.group_crossed, summary
     assert not result.closes, f"WebSockets closed by the server: {summary}"
     assert result.server_peak <= MAXCLIENTS, summary
+    # On a server this small every process keeps to 2 clients: the formation fits at peak.
+    assert all(result.dyno_peaks[w.name] <= 2 * 2 for w in webs), summary
+    assert all(result.dyno_peaks[f"worker.{i}"] <= 2 for i in range(1, 5)), summary
+    assert result.dyno_peaks["release"] == 0, summary
     for dyno in (*webs, *workers):
         assert dyno.process.is_running(), dyno.process.tail()
         assert "Traceback" not in dyno.process.output(), dyno.process.tail(80)

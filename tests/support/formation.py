@@ -23,7 +23,7 @@ from typing import Any
 from tests.support.clients import ClientSampler
 from tests.support.procs import ManagedProcess
 from tests.support.redis import RedisServer
-from tests.support.ws import WSConnection, observed_close_code, open_many, ws_connect
+from tests.support.ws import WSConnection, observed_close_code, ws_connect
 
 CROSS_GROUP = "formation-cross"
 
@@ -39,7 +39,8 @@ class WebDyno:
 class FormationResult:
     """What happened: jobs by times handled, socket closes, clients, log problems."""
 
-    sent: int
+    sent: int  # jobs the sockets could send (all of them unless a socket was gone)
+    failed_handshakes: int
     counts: dict[str, int]
     closes: Counter[int]
     group_crossed: bool
@@ -66,6 +67,7 @@ class FormationResult:
     def summary(self) -> dict[str, Any]:
         return {
             "jobs_sent": self.sent,
+            "failed_handshakes": self.failed_handshakes,
             "handled_once": self.once,
             "duplicated": self.duplicated,
             "lost": self.lost,
@@ -111,17 +113,24 @@ class Formation:
         self.jobs = jobs
         self.sockets_per_web = sockets_per_web
         self.timeout = timeout
+        self._record_client: Any = None
 
     def counts(self) -> dict[str, int]:
-        raw = self.record.client().hgetall(self.count_key)
+        if self._record_client is None:
+            self._record_client = self.record.client()
+        raw = self._record_client.hgetall(self.count_key)
         return {k.decode(): int(v) for k, v in raw.items()}
 
     async def _cross(self) -> bool:
+        """A group message from a socket on the first web dyno reaches one on the last."""
         first, last = self.webs[0], self.webs[-1]
         url = "/ws/group/" + CROSS_GROUP + "/"
-        sender = await ws_connect(first.ws + url)
-        receiver = await ws_connect(last.ws + url)
+        opened: list[WSConnection] = []
         try:
+            sender = await ws_connect(first.ws + url, timeout=15)
+            opened.append(sender)
+            receiver = await ws_connect(last.ws + url, timeout=15)
+            opened.append(receiver)
             await asyncio.sleep(0.3)  # both joined
             await sender.send(json.dumps({"broadcast": "crossed-dynos"}))
             deadline = asyncio.get_running_loop().time() + 15
@@ -131,32 +140,59 @@ class Formation:
                     if "crossed-dynos" in str(frame):
                         return True
             return False
+        except Exception:  # the stock stack may refuse or close these sockets: not crossed
+            return False
         finally:
-            await asyncio.gather(sender.close(), receiver.close(), return_exceptions=True)
+            await asyncio.gather(*(c.close() for c in opened), return_exceptions=True)
 
-    async def _load(self) -> tuple[Counter[int], bool]:
-        per_socket = -(-self.jobs // (self.sockets_per_web * len(self.webs)))
+    async def _open(self, url: str, count: int) -> tuple[list[WSConnection], int]:
+        """Open *count* sockets, 10 handshakes at a time; (open ones, failed handshakes)."""
+        gate = asyncio.Semaphore(10)
+
+        async def one() -> WSConnection:
+            async with gate:
+                return await ws_connect(url, timeout=15)
+
+        results = await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+        opened = [r for r in results if not isinstance(r, BaseException)]
+        return opened, count - len(opened)
+
+    async def _send_jobs(self, sockets: list[tuple[str, WSConnection]]) -> int:
+        """Send the jobs round-robin over the sockets; returns how many were sent."""
+        sent = 0
+        for round_number in range(-(-self.jobs // max(1, len(sockets)))):
+            batch = []
+            for index, (dyno, conn) in enumerate(sockets):
+                job = round_number * len(sockets) + index
+                if job < self.jobs:
+                    batch.append(conn.send(json.dumps({"job": f"{dyno}-{index}-{job}"})))
+            results = await asyncio.gather(*batch, return_exceptions=True)
+            sent += sum(1 for r in results if not isinstance(r, BaseException))
+        return sent
+
+    async def _load(self) -> tuple[Counter[int], bool, int, int]:
         sockets: list[tuple[str, WSConnection]] = []
+        failed = 0
         for web in self.webs:
-            conns = await open_many(
-                f"{web.ws}/ws/group/{web.name}/", self.sockets_per_web, concurrency=10
+            conns, refused = await self._open(
+                f"{web.ws}/ws/group/{web.name}/", self.sockets_per_web
             )
             sockets += [(web.name, conn) for conn in conns]
+            failed += refused
         stop = asyncio.Event()
         seen: list[str] = []
         readers = [asyncio.ensure_future(_drain(conn, seen, stop)) for _, conn in sockets]
-        ids = iter(range(self.jobs))
-        for _ in range(per_socket):
-            batch = []
-            for index, (dyno, conn) in enumerate(sockets):
-                job = next(ids, None)
-                if job is not None:
-                    batch.append(conn.send(json.dumps({"job": f"{dyno}-{index}-{job}"})))
-            await asyncio.gather(*batch)
+        sent = await self._send_jobs(sockets)
         crossed = await self._cross()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        while loop.time() < deadline and len(self.counts()) < self.jobs:
+        last, quiet_since = -1, loop.time()
+        while loop.time() < deadline and len(self.counts()) < sent:
+            handled = len(self.counts())
+            if handled != last:
+                last, quiet_since = handled, loop.time()
+            elif loop.time() - quiet_since > 15:  # nothing moves any more: the rest is lost
+                break
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)  # a duplicate would show up now
         closes: Counter[int] = Counter()
@@ -169,7 +205,7 @@ class Formation:
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-        return closes, crossed
+        return closes, crossed, sent, failed
 
     def run(self, release: Callable[[], ManagedProcess] | None = None) -> FormationResult:
         """Hold two clients of the app's own, run the load (and the release phase)."""
@@ -183,12 +219,15 @@ class Formation:
             phase = release() if release is not None else None
             if phase is not None:
                 sampler.add("release", phase)
-            closes, crossed = asyncio.run(self._load())
+            closes, crossed, sent, failed = asyncio.run(self._load())
             if phase is not None:
                 release_code = phase.wait(60)
         stats = own[0].info("stats")
+        for client in own:
+            client.close()
         return FormationResult(
-            sent=self.jobs,
+            sent=sent,
+            failed_handshakes=failed,
             counts=self.counts(),
             closes=closes,
             group_crossed=crossed,

@@ -167,26 +167,26 @@ async def probe_layer(
 ) -> None:
     """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning.
 
-    With *dyno_processes* (this dyno runs that many processes like this one), also warn
-    when the formation this process can see needs more clients than Redis allows.
+    Then fit this process's client budget to the server's limit and, with
+    *dyno_processes* (this dyno runs that many processes like this one), warn when the
+    formation this process can see needs more clients than Redis allows.
     """
     if layer is None:
         return
     await _probe_hosts(layer, timeout)
-    if dyno_processes:
-        await _check_client_limit(layer, timeout, dyno_processes, worker)
+    await _fit_to_server(layer, timeout, dyno_processes, worker)
 
 
-async def _check_client_limit(layer: Any, timeout: float, processes: int, worker: bool) -> None:
+async def _fit_to_server(layer: Any, timeout: float, processes: int, worker: bool) -> None:
     import asyncio
     import contextlib
 
-    from buildpack.runtime.layers.limits import warn_if_over_limit
+    from buildpack.runtime.layers.limits import fit_to_server
 
     pubsub = hasattr(layer, "_queue")
-    check = warn_if_over_limit(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
+    fit = fit_to_server(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
     with contextlib.suppress(Exception):  # a start-up hint must never stop the start
-        await asyncio.wait_for(check, timeout)
+        await asyncio.wait_for(fit, timeout)
 
 
 async def _probe_hosts(layer: Any, timeout: float) -> None:

@@ -138,6 +138,11 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
         self._refused_until = 0.0
         self._trim_handle: asyncio.TimerHandle | None = None
 
+    def set_budget(self, budget: int) -> None:
+        """A new budget (surplus open connections close once idle)."""
+        self.budget = max(1, budget)
+        self.reserve(0)
+
     def reserve(self, count: int = 1) -> None:
         """Leave *count* of the budget to connections outside this pool (readers);
         a negative *count* gives it back."""

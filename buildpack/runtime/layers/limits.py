@@ -1,4 +1,5 @@
-"""At start: does the formation this process can see fit the Redis server's client limit?
+"""At start: fit this process to the Redis server's client limit, and say when the
+formation this process can see does not fit.
 
 The limit is ``maxclients`` from ``INFO clients`` (Redis 7+) or ``CONFIG GET maxclients``
 (often disabled on managed Redis); when neither answers, nothing is said. What is needed
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from buildpack import log
+from buildpack import log, messages
 from buildpack.redact import redact_url
 from buildpack.runtime.config.formation import (
     STEADY_CLIENTS,
     over_limit_message,
     visible_formation,
 )
+
+SMALL_SERVER_CLIENTS = 40  # Heroku Key-Value Store: mini 20, premium-0 40
+SMALL_SERVER_BUDGET = 2
 
 
 async def client_limit(client: Any) -> tuple[int | None, int | None]:
@@ -50,10 +54,25 @@ def _address(layer: Any, index: int) -> str:
     return redact_url(str(host.get("address", f"{host.get('host')}:{host.get('port', 6379)}")))
 
 
-async def warn_if_over_limit(
-    layer: Any, *, dyno_processes: int, worker: bool, pubsub: bool
+def fit_budget(layer: Any, index: int, limit: int) -> int | None:
+    """On a small server (fewer than 40 clients, e.g. Heroku's mini: 20) and unless a
+    budget was set (``CHANNELS_REDIS_MAX_CONNECTIONS`` or ``max_connections``), a process
+    opens at most 2 clients: its reader and one command connection. Returns the new budget."""
+    host = layer.hosts[index]
+    if "max_connections" in host or limit >= SMALL_SERVER_CLIENTS:
+        return None
+    host["max_connections"] = SMALL_SERVER_BUDGET  # pools of other event loops, later
+    pool = layer.connection(index).connection_pool
+    if hasattr(pool, "set_budget"):
+        pool.set_budget(SMALL_SERVER_BUDGET)
+    return SMALL_SERVER_BUDGET
+
+
+async def fit_to_server(
+    layer: Any, *, dyno_processes: int = 0, worker: bool = False, pubsub: bool = False
 ) -> None:
-    """Log one line per Redis host whose client limit the visible formation exceeds."""
+    """Read each host's client limit once: fit this process's budget to a small server,
+    and (with *dyno_processes*) log one line when the visible formation exceeds it."""
     queue = _queue_layer(layer)
     if queue is None:
         return
@@ -64,6 +83,11 @@ async def warn_if_over_limit(
         limit, connected = await client_limit(client)
         if limit is None:
             continue
+        budget = fit_budget(queue, index, limit)
+        if not dyno_processes:
+            continue
+        if budget is not None:
+            log.runtime("redis", messages.REDIS_SMALL_SERVER.format(limit=limit, budget=budget))
         pool = client.connection_pool
         own = pool.open_connections() if hasattr(pool, "open_connections") else 1
         now = max(0, (connected or 0) - own) + dyno_processes * per_process
