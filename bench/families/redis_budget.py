@@ -75,15 +75,18 @@ def one_run(ctx: Context, key: str, stock: bool, concurrency: int) -> dict[str, 
 
 def clients_per_process_type(ctx: Context, result: FamilyResult) -> None:
     """The README's table: Redis clients of each process type (runtime_app)."""
+    import itertools
+
     from tests.conftest import LOCAL_HOSTS
-    from tests.support.budget import BudgetMeasurement, format_table, record_counter
+    from tests.support.budget import format_table, measure_in_parallel
     from tests.support.deployment import Deployment
 
     build = ctx.platform.build(FIXTURES / "runtime_app", dict(LOCAL_HOSTS))
-    redis, record = ctx.redis("budget-table"), ctx.redis("budget-table-record")
-    env = {"REDIS_URL": redis.url, "RT_RECORD_URL": record.url}
-    table = BudgetMeasurement(Deployment(ctx.platform, ctx.procs, build, env), redis)
-    figures = table.run_all(record_counter(record))
+    names = itertools.count(1)
+    figures = measure_in_parallel(
+        Deployment(ctx.platform, ctx.procs, build, {}),
+        lambda: ctx.redis(f"budget-table-{next(names)}"),
+    )
     for label, values in figures.items():
         result.measure(f"clients: {label}", label=label, **values)
     result.notes.append("Redis clients per process type:\n\n" + format_table(figures))
