@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,36 +16,19 @@ import pytest
 
 from buildpack.runtime.layers.connections import IDLE_TRIM_SECONDS
 from buildpack.runtime.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
-from tests.support.clients import server_clients
+from tests.support.clients import ClientSampler, server_clients
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.redis
 
 
-class PeakClients:
-    """Poll ``connected_clients`` (minus the admin connection) in a thread; keep the peak."""
+def peak_clients(redis: RedisServer) -> ClientSampler:
+    """Poll the server's clients (the admin connection not counted) every 3 ms."""
+    return ClientSampler({}, redis.port, admin=redis.client(), interval=0.003)
 
-    def __init__(self, redis: RedisServer) -> None:
-        self.admin = redis.client()
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def now(self) -> int:
-        return server_clients(self.admin)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.now())
-            time.sleep(0.003)
-
-    def __enter__(self) -> PeakClients:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+def clients_now(watch: ClientSampler) -> int:
+    return server_clients(watch.admin)
 
 
 @pytest.fixture
@@ -92,20 +74,20 @@ def test_one_blocked_reader_whatever_the_number_of_channels_and_consumers(
 
     async def scenario() -> tuple[int, int, int, list[str]]:
         layer = RedisChannelLayer(hosts=[redis_server.url], capacity=1000)
-        watch = PeakClients(redis_server)
+        watch = peak_clients(redis_server)
         channels = ["jobs", "thumbs", "mails"]
         queued = [asyncio.ensure_future(layer.receive(c)) for c in channels for _ in range(8)]
         names = [await layer.new_channel() for _ in range(20)]
         local = [asyncio.ensure_future(layer.receive(name)) for name in names]
         await asyncio.sleep(0.5)
         blocked = int(watch.admin.info("clients")["blocked_clients"])
-        held = watch.now()
+        held = clients_now(watch)
         for index, channel in enumerate(channels * 8):
             await layer.send(channel, {"type": "job", "id": f"{channel}-{index}"})
         for index, name in enumerate(names):
             await layer.send(name, {"type": "own", "id": f"own-{index}"})
         got = [m["id"] for m in await asyncio.wait_for(asyncio.gather(*queued, *local), 10)]
-        peak = watch.now()
+        peak = clients_now(watch)
         await layer.close_pools()
         return blocked, held, peak, got
 
@@ -121,7 +103,7 @@ def test_a_burst_stays_within_the_budget_and_idle_connections_are_closed(
     """300 sockets' worth of group_add/send/group_discard at once: never more than the
     budget (3: reader + 2 commands), and 2 again once the burst is over."""
 
-    async def scenario(watch: PeakClients) -> tuple[int, int]:
+    async def scenario(watch: ClientSampler) -> tuple[int, int]:
         layer = RedisChannelLayer(hosts=[redis_server.url], capacity=1000)
         names = [await layer.new_channel() for _ in range(300)]
         receive = asyncio.ensure_future(layer.receive(names[0]))  # the reader is up
@@ -131,14 +113,14 @@ def test_a_burst_stays_within_the_budget_and_idle_connections_are_closed(
         assert (await asyncio.wait_for(receive, 5))["type"] == "hello"
         await asyncio.gather(*(layer.group_discard("burst", n) for n in names))
         await asyncio.sleep(IDLE_TRIM_SECONDS + 1.5)
-        after = watch.now()
+        after = clients_now(watch)
         members = int(await layer.connection(0).zcard("asgi:group:burst"))
         await layer.close_pools()
         return after, members
 
-    with PeakClients(redis_server) as watch:
+    with peak_clients(redis_server) as watch:
         after, members = asyncio.run(scenario(watch))
-    assert watch.peak <= 3, watch.peak
+    assert watch.result.server_peak <= 3, watch.result.server_peak
     assert after <= 2
     assert members == 0, "every group_discard of the burst ran"
 
@@ -146,7 +128,7 @@ def test_a_burst_stays_within_the_budget_and_idle_connections_are_closed(
 def test_pubsub_layer_publishes_through_the_shared_pool(redis_server: RedisServer) -> None:
     """Pub/sub: the subscription + a command connection at rest, 3 at most in a burst."""
 
-    async def scenario(watch: PeakClients) -> tuple[int, list[str]]:
+    async def scenario(watch: ClientSampler) -> tuple[int, list[str]]:
         layer = RedisPubSubChannelLayer(hosts=[redis_server.url], capacity=1000)
         names = [await layer.new_channel() for _ in range(100)]
         await asyncio.gather(*(layer.group_add("room", n) for n in names))
@@ -155,14 +137,14 @@ def test_pubsub_layer_publishes_through_the_shared_pool(redis_server: RedisServe
         await layer.group_send("room", {"type": "hello", "id": "g"})
         got = [m["id"] for m in await asyncio.gather(*(layer.receive(n) for n in names))]
         await asyncio.sleep(IDLE_TRIM_SECONDS + 1.5)
-        after = watch.now()
+        after = clients_now(watch)
         await layer.flush()
         return after, got
 
-    with PeakClients(redis_server) as watch:
+    with peak_clients(redis_server) as watch:
         after, got = asyncio.run(scenario(watch))
     assert got == ["g"] * 100
-    assert watch.peak <= 3, watch.peak
+    assert watch.result.server_peak <= 3, watch.result.server_peak
     assert after <= 2
 
 

@@ -164,13 +164,14 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
             return False  # Redis refuses new clients: wait for one of ours to be released
         return bool(super().can_get_connection())
 
-    async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
+    async def get_connection(self, *args: Any, **options: Any) -> Any:
+        """redis-py 8 calls this without arguments, 5.x with the command name: passed on."""
         started = time.monotonic()
         delays = iter(RETRY_BACKOFF)
         errors = transient_errors()
         while True:
             try:
-                connection = await super().get_connection()
+                connection = await super().get_connection(*args, **options)
             except errors as exc:
                 if time.monotonic() - started >= self.patience:
                     raise
