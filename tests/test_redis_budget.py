@@ -210,3 +210,30 @@ def test_a_reader_waiting_out_a_refusal_leaves_no_task_exception(
 
     assert asyncio.run(scenario()) == "after"
     assert loop_errors == []
+
+
+def test_a_receive_cancelled_as_its_message_arrives_leaves_no_phantom_demand(
+    redis_server: RedisServer,
+) -> None:
+    """The reader may meet a waiter whose receive was cancelled before that receive ran its
+    clean-up: the message goes back, and the channel is not wanted any more (a leftover
+    demand would make the reader pop and put back the channel's messages forever)."""
+
+    async def scenario() -> tuple[bool, int, list[str], dict[str, Any]]:
+        layer = RedisChannelLayer(hosts=[redis_server.url])
+        waiting = asyncio.ensure_future(layer.receive("jobs"))
+        await asyncio.sleep(0.3)  # no message: registered with the reader
+        receiver = layer.receiver()
+        waiting.cancel()  # its future is cancelled now; the task's clean-up runs later
+        taken = receiver.take("asgijobs", (b"not-delivered", 1.0, 0))
+        await asyncio.gather(waiting, return_exceptions=True)
+        await layer.send("jobs", {"type": "job", "id": "next"})
+        message = await asyncio.wait_for(layer.receive("jobs"), 5)
+        state = (receiver.waiting_on("asgijobs"), receiver.wanted_keys(0))
+        await layer.close_pools()
+        return taken, state[0], state[1], message
+
+    taken, waiting_on, wanted, message = asyncio.run(scenario())
+    assert taken is False, "nobody could take it: the caller puts it back"
+    assert waiting_on == 0 and wanted == []
+    assert message["id"] == "next"

@@ -230,12 +230,14 @@ class Receiver:
         self.layer = layer
         self.loop = asyncio.get_running_loop()
         self.readers: dict[int, Reader] = {}
+        # Waiters in arrival order, and the set of those not yet settled (delivered,
+        # withdrawn): the set is the demand the reader sees, and settling is idempotent.
         self.queued: dict[str, deque[asyncio.Future[Popped]]] = {}
-        self.waiting: dict[str, int] = {}
+        self.pending: dict[str, set[asyncio.Future[Popped]]] = {}
         self.backlog: dict[str, bool] = {}
         self.popping: set[str] = set()
         self.local_waiters: dict[str, deque[asyncio.Future[dict[str, Any]]]] = {}
-        self.local_waiting = 0
+        self.local_pending: set[asyncio.Future[dict[str, Any]]] = set()
         self.local_keys: dict[str, int] = {}
         self.buffers: dict[str, deque[dict[str, Any]]] = {}
         self._rotation = 0
@@ -254,8 +256,8 @@ class Receiver:
 
     def wanted_keys(self, index: int) -> list[str]:
         """Keys with waiters: this host's process key first, then normal channels in turn."""
-        local = [k for k, i in self.local_keys.items() if i == index and self.local_waiting]
-        normal = [key for key, count in self.waiting.items() if count > 0]
+        local = [k for k, i in self.local_keys.items() if i == index and self.local_pending]
+        normal = [key for key, futures in self.pending.items() if futures]
         if len(normal) > 1:
             self._rotation = (self._rotation + 1) % len(normal)
             normal = normal[self._rotation :] + normal[: self._rotation]
@@ -263,7 +265,7 @@ class Receiver:
 
     def waiting_on(self, key: str) -> int:
         """Free slots still waiting on a normal channel's key."""
-        return self.waiting.get(key, 0)
+        return len(self.pending.get(key, ()))
 
     def take(self, key: str, popped: Popped) -> bool:
         """Deliver a popped message; False if nobody waits for it (put it back)."""
@@ -271,11 +273,12 @@ class Receiver:
             self._dispatch_local(popped[0])
             return True
         waiters = self.queued.get(key)
+        pending = self.pending.get(key, set())
         while waiters:
             future = waiters.popleft()
+            pending.discard(future)
             if not future.done():
                 future.set_result(popped)
-                self.waiting[key] -= 1
                 self.backlog[key] = True  # more may be queued behind it
                 return True
         return False
@@ -295,7 +298,7 @@ class Receiver:
             self.backlog[key] = False
         future: asyncio.Future[Popped] = self.loop.create_future()
         self.queued.setdefault(key, deque()).append(future)
-        self.waiting[key] = self.waiting.get(key, 0) + 1
+        self.pending.setdefault(key, set()).add(future)
         for index in range(self.layer.ring_size):
             self.reader(index).wanted(key)
         try:
@@ -309,9 +312,9 @@ class Receiver:
         if future.done() and not future.cancelled():  # delivered just as we were cancelled
             self.give_back(key, future.result())
             return
-        with contextlib.suppress(ValueError):
+        self.pending.get(key, set()).discard(future)
+        with contextlib.suppress(ValueError):  # taken (and skipped) by the reader already
             self.queued[key].remove(future)
-            self.waiting[key] -= 1
 
     def give_back(self, key: str, popped: Popped) -> None:
         """A message popped for a receive that was cancelled: the next waiter, or Redis."""
@@ -356,15 +359,15 @@ class Receiver:
         self.local_keys[key] = index
         future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.local_waiters.setdefault(channel, deque()).append(future)
-        self.local_waiting += 1
+        self.local_pending.add(future)
         self.reader(index).wanted(key)
         try:
             return await future
         except asyncio.CancelledError:
+            self.local_pending.discard(future)
             waiters = self.local_waiters.get(channel, deque())
-            if future in waiters:
+            with contextlib.suppress(ValueError):
                 waiters.remove(future)
-                self.local_waiting -= 1
             if not waiters:  # the consumer is gone (stock drops its buffer too)
                 self.local_waiters.pop(channel, None)
                 self.buffers.pop(channel, None)
@@ -379,9 +382,9 @@ class Receiver:
             waiters = self.local_waiters.get(channel)
             while waiters:
                 future = waiters.popleft()
+                self.local_pending.discard(future)
                 if not future.done():
                     future.set_result(copy)
-                    self.local_waiting -= 1
                     break
             else:
                 buffer = self.buffers.setdefault(channel, deque(maxlen=self.layer.capacity))
