@@ -82,9 +82,8 @@ def _reader_pool(layer: Any, index: int) -> Any:
     return blocking_pool(options, size=1, patience=float(layer.expiry))
 
 
-def _first(popped: list[Any], index: int) -> Popped:
-    member, score = popped[0]
-    return bytes(member), float(score), index
+def _all(popped: list[Any], index: int) -> list[Popped]:
+    return [(bytes(member), float(score), index) for member, score in popped]
 
 
 class Reader:
@@ -288,19 +287,15 @@ class Receiver:
     async def receive_queued(self, channel: str) -> dict[str, Any]:
         key = self.layer.prefix + channel
         if self.backlog.get(key, True) and key not in self.popping:
-            self.popping.add(key)  # one quick pop per channel at a time; the rest wait
-            try:
-                popped = await self._quick_pop(key)
-            finally:
-                self.popping.discard(key)
+            popped = await self._quick_pops(key)
             if popped is not None:
                 return self._decode(popped[0])
             self.backlog[key] = False
         future: asyncio.Future[Popped] = self.loop.create_future()
         self.queued.setdefault(key, deque()).append(future)
         self.pending.setdefault(key, set()).add(future)
-        for index in range(self.layer.ring_size):
-            self.reader(index).wanted(key)
+        if key not in self.popping:  # else the quick pop in flight serves it, or calls
+            self._want(key)  # the reader when it comes back short
         try:
             member, _, _ = await future
         except asyncio.CancelledError:
@@ -322,22 +317,45 @@ class Receiver:
             member, score, index = popped
             in_background(self.reader(index).requeue(key, member, score), "putting a message back")
 
-    async def _quick_pop(self, key: str) -> Popped | None:
-        """ZPOPMIN on the command pool: the next message if one is queued right now."""
+    def _want(self, key: str) -> None:
+        for index in range(self.layer.ring_size):
+            self.reader(index).wanted(key)
+
+    async def _quick_pops(self, key: str) -> Popped | None:
+        """One ZPOPMIN on the command pool (one per channel at a time) for this receive and
+        the free slots waiting on the channel: the next message if one is queued now; the
+        others go to those waiters."""
+        self.popping.add(key)
+        try:
+            popped = await self._quick_pop(key, 1 + len(self.pending.get(key, ())))
+        except BaseException:  # cancelled: what it pops goes to the waiters or back
+            self._popped(key, [])
+            raise
+        self._popped(key, popped[1:])
+        return popped[0] if popped else None
+
+    def _popped(self, key: str, extras: list[Popped]) -> None:
+        self.popping.discard(key)
+        for extra in extras:
+            self.give_back(key, extra)
+        if self.pending.get(key):  # slots the quick pop could not serve: the reader will
+            self._want(key)
+
+    async def _quick_pop(self, key: str, count: int) -> list[Popped]:
         for index in range(self.layer.ring_size):
 
             def orphan(popped: list[Any], index: int = index) -> None:
-                self.give_back(key, _first(popped, index))
+                for item in _all(popped, index):
+                    self.give_back(key, item)
 
             try:
-                result = await shielded(self.commands(index).zpopmin(key, 1), orphan)
+                result = await shielded(self.commands(index).zpopmin(key, count), orphan)
             except transient_errors():
                 raise_if_cancelled()
-                return None  # Redis is unhappy: wait on the reader, which retries
+                return []  # Redis is unhappy: wait on the reader, which retries
             if result:
-                member, score = result[0]
-                return bytes(member), float(score), index
-        return None
+                return _all(result, index)
+        return []
 
     def _decode(self, member: bytes) -> dict[str, Any]:
         message: dict[str, Any] = self.layer.deserialize(member)
