@@ -173,3 +173,39 @@ def _one_off_sender(deploy: Deployment, jobs: int) -> ManagedProcess:
     return deploy.platform.start(
         deploy.procs, deploy.build, "run", dyno="run.1", command=command, env=deploy.env
     )
+
+
+def test_start_up_says_when_the_formation_in_view_needs_more_clients(
+    build_app: Callable[..., Build],
+    platform: Platform,
+    procs: ProcessGroup,
+    redis_factory: Callable[..., RedisServer],
+) -> None:
+    """worker.12 on a 20-client Redis: one line with what, why and the fix; and the budget
+    line. A server that answers neither INFO nor CONFIG (both disabled) gets neither line,
+    and the worker serves as usual."""
+    build = build_app("runtime_app", **LOCAL_HOSTS)
+    small = redis_factory(extra_args=["--maxclients", str(MAXCLIENTS)])
+    disabled = ["--rename-command", "CONFIG", "", "--rename-command", "INFO", ""]
+    hidden = redis_factory(extra_args=["--maxclients", "20", *disabled])
+    worker = Deployment(platform, procs, build, {"REDIS_URL": small.url}).worker("worker.12")
+    quiet = Deployment(platform, procs, build, {"REDIS_URL": hidden.url}).worker("worker.12")
+    output = worker.process.output()
+    assert "allows 20 Redis clients but web x1 + worker x12 needs about 26 at rest" in output
+    assert "Fix: fewer processes (heroku ps:scale, WEB_CONCURRENCY), a larger Redis plan" in output
+    assert "Redis allows 20 clients, so each process opens at most 2" in output
+    assert sum("WARNING" in line for line in output.splitlines()) == 1, output
+    asyncio.run(_send_one(hidden.url))
+    wait_until(lambda: hidden.client().hget("rt:count", "quiet-job") == b"1", 30, "the job")
+    output = quiet.process.output()
+    assert "Redis clients" not in output and "opens at most" not in output, output
+    for dyno in (worker, quiet):
+        assert "Traceback" not in dyno.process.output()
+
+
+async def _send_one(url: str) -> None:
+    from buildpack.runtime.layers.redis import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[url])
+    await layer.send("jobs", {"type": "job.run", "id": "quiet-job"})
+    await layer.close_pools()

@@ -1,8 +1,9 @@
 """At start: fit this process to the Redis server's client limit, and say when the
 formation this process can see does not fit.
 
-The limit is ``maxclients`` from ``INFO clients`` (Redis 7+) or ``CONFIG GET maxclients``
-(often disabled on managed Redis); when neither answers, nothing is said. What is needed
+The limit is ``maxclients`` from ``INFO clients``, or ``CONFIG GET maxclients`` when INFO
+does not show it (CONFIG is often disabled on managed Redis); when neither answers,
+nothing is said and the default budget stays. What is needed
 is the larger of the formation this process can see
 (:func:`~buildpack.runtime.config.formation.visible_formation`) and the clients connected
 right now by everyone else plus this dyno's own. One warning line per Redis host.
