@@ -124,6 +124,47 @@ def test_exactly_once_receive_works_on_a_stock_layer_instance(redis_server: Redi
 
 
 @pytest.mark.redis
+def test_our_layer_and_the_stock_layer_read_each_others_messages(
+    redis_server: RedisServer,
+) -> None:
+    """Same keys, members and scores as channels_redis: stock readers get what we send
+    (background and process channels, groups), and we get what stock sends."""
+    from channels_redis.core import RedisChannelLayer as Stock
+
+    async def scenario() -> list[str]:
+        ours = RedisChannelLayer(hosts=[redis_server.url])
+        stock = Stock(hosts=[redis_server.url])
+        got = []
+        await ours.send("jobs", {"type": "x", "id": "ours-to-stock"})
+        got.append((await asyncio.wait_for(stock.receive("jobs"), 5))["id"])
+        theirs = await stock.new_channel()
+        await ours.send(theirs, {"type": "x", "id": "ours-to-stock-channel"})
+        got.append((await asyncio.wait_for(stock.receive(theirs), 5))["id"])
+        await stock.group_add("room", theirs)
+        mine = await ours.new_channel()
+        await ours.group_add("room", mine)
+        await ours.group_send("room", {"type": "x", "id": "group"})
+        got.append((await asyncio.wait_for(stock.receive(theirs), 5))["id"])
+        got.append((await asyncio.wait_for(ours.receive(mine), 5))["id"])
+        await stock.send("jobs", {"type": "x", "id": "stock-to-ours"})
+        got.append((await asyncio.wait_for(ours.receive("jobs"), 5))["id"])
+        await stock.send(mine, {"type": "x", "id": "stock-to-our-channel"})
+        got.append((await asyncio.wait_for(ours.receive(mine), 5))["id"])
+        for layer in (ours, stock):
+            await layer.close_pools()
+        return got
+
+    assert asyncio.run(scenario()) == [
+        "ours-to-stock",
+        "ours-to-stock-channel",
+        "group",
+        "group",
+        "stock-to-ours",
+        "stock-to-our-channel",
+    ]
+
+
+@pytest.mark.redis
 def test_a_burst_beyond_the_pool_size_waits_instead_of_failing(redis_server: RedisServer) -> None:
     async def scenario() -> int:
         layer = RedisChannelLayer(hosts=[{"address": redis_server.url, "max_connections": 10}])
