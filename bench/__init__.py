@@ -7,5 +7,6 @@ Every figure is reported as a ratio against a baseline measured in the same run;
 absolute numbers are kept in the JSON.
 
 Families (``--only`` names): build, boot, http, ws, fanout, jobs, memory, shutdown,
-single, exactly_once. See ``bench/README.md`` for what each one measures and how.
+single, exactly_once, redis_budget. See ``bench/README.md`` for what each one measures and
+how.
 """

@@ -53,6 +53,10 @@ class Profile:
     repeats: int  # interleaved runs of ours vs plain Daphne (HTTP, WS); medians reported
     eo_messages: int
     eo_idle_seconds: float
+    budget_jobs: int  # redis_budget: jobs sent through the 20-client formation
+    budget_sockets: int  # ... WebSocket clients per web dyno
+    budget_concurrency: tuple[int, ...]  # ... our worker's concurrency, one run each
+    budget_table: bool  # ... also measure Redis clients per process type
 
 
 FULL = Profile(
@@ -81,6 +85,10 @@ FULL = Profile(
     repeats=3,
     eo_messages=1000,
     eo_idle_seconds=8.0,
+    budget_jobs=1000,
+    budget_sockets=20,
+    budget_concurrency=(1, 8),
+    budget_table=True,
 )
 QUICK = Profile(
     name="quick",
@@ -108,6 +116,10 @@ QUICK = Profile(
     repeats=1,
     eo_messages=400,
     eo_idle_seconds=8.0,
+    budget_jobs=400,
+    budget_sockets=10,
+    budget_concurrency=(1,),
+    budget_table=False,
 )
 TINY = Profile(
     name="tiny",
@@ -135,6 +147,10 @@ TINY = Profile(
     repeats=1,
     eo_messages=100,
     eo_idle_seconds=6.5,
+    budget_jobs=100,
+    budget_sockets=5,
+    budget_concurrency=(1,),
+    budget_table=False,
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, TINY)}
 

@@ -189,10 +189,10 @@ class Context:
 
     # -- Redis ---------------------------------------------------------------------------
 
-    def redis(self, name: str = "main") -> RedisServer:
+    def redis(self, name: str = "main", extra_args: tuple[str, ...] = ()) -> RedisServer:
         server = self._redis.get(name)
         if server is None or not server.is_running():
-            server = RedisServer(log_dir=self.logs).start()
+            server = RedisServer(log_dir=self.logs, extra_args=extra_args).start()
             self._redis[name] = server
         return server
 
@@ -309,6 +309,7 @@ class Context:
         redis_name: str = "main",
         channels: str = "jobs",
         wait: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> ManagedProcess:
         """A worker dyno: ``manage.py runworker`` on the stock layer, or ours."""
         build = self.bench_build()
@@ -319,6 +320,7 @@ class Context:
         else:
             command = f"{build.procfile()['worker']} --concurrency {concurrency}"
             env = {"REDIS_URL": url}
+        env.update(extra_env or {})
         proc = self.platform.start(
             self.procs, build, "worker", dyno=f"worker.{index}", env=env, command=command
         )

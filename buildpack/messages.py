@@ -257,8 +257,34 @@ LAYER_RECEIVE_FAILED = (
     "receiving from the channel layer failed ({error}); retrying with backoff. "
     "Redis down or unreachable? Messages sent meanwhile may be lost."
 )
-REDIS_READ_FAILED = (
-    "channel layer read failed ({error}); retrying with backoff, open WebSockets stay connected"
+REDIS_UNAVAILABLE = (
+    "Redis refused or dropped a connection ({error}); retrying with backoff for up to the "
+    "message expiry, so nothing is lost and open WebSockets stay connected. If it says "
+    "'max number of clients reached': the plan's client limit is used up. Fix: fewer "
+    "processes, heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2, or a larger Redis plan"
+)
+REDIS_AT_LIMIT = (
+    "Redis refused one more connection ({error}); this process carries on with its {open} "
+    "open one(s), so commands wait a little. If it says 'max number of clients reached': "
+    "the plan's client limit is reached at peak (see manage.py check --deploy, W007)"
+)
+REDIS_BACKGROUND_FAILED = "{what} failed ({error}); carrying on without it"
+REDIS_SMALL_SERVER = (
+    "Redis allows {limit} clients, so each process opens at most {budget} (its reader and "
+    "one command connection); set CHANNELS_REDIS_MAX_CONNECTIONS to choose otherwise"
+)
+REDIS_CLIENTS_OVER_LIMIT = (
+    "{where} allows {limit} Redis clients{assumed} but {formation} needs about {need} at rest "
+    "({clients}{connected}); past the limit Redis refuses connections and processes wait "
+    "for each other (slow, nothing lost). Fix: fewer processes (heroku ps:scale, "
+    "WEB_CONCURRENCY), a larger Redis plan, and CHANNELS_REDIS_MAX_CONNECTIONS=2 so no "
+    "process opens more than that"
+)
+REDIS_CLIENTS_PEAK_OVER_LIMIT = (
+    "{where} allows {limit} Redis clients{assumed}; {formation} needs {rest} at rest but up "
+    "to {need} in bursts with CHANNELS_REDIS_MAX_CONNECTIONS={budget}, and bursts past the "
+    "limit wait for connections. Fix: heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2 "
+    "(or unset it: 3), fewer processes, or a larger Redis plan"
 )
 WEB_CRASH_LOOP = (
     "web processes keep exiting right after start ({count} in a row); stopping so the platform "

@@ -1,8 +1,8 @@
 """The benchmark suite runs end to end and writes well-formed results (no speed asserted).
 
-``python -m bench --quick --tiny --only boot http exactly_once`` builds the bench app
-through bin/*, starts real servers, Redis and load generators, and writes JSON, Markdown
-and PNG charts into a temporary directory.
+``python -m bench --quick --tiny --only boot http exactly_once redis_budget`` builds the
+bench app through bin/*, starts real servers, Redis and load generators, and writes JSON,
+Markdown and PNG charts into a temporary directory.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.redis]
 REPO = Path(__file__).resolve().parents[1]
-FAMILIES = ("boot", "http", "exactly_once")
+FAMILIES = ("boot", "http", "exactly_once", "redis_budget")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -25,7 +25,7 @@ def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_bench_quick_writes_json_markdown_and_charts(tmp_path: Path) -> None:
     out = tmp_path / "results"
     command = [sys.executable, "-m", "bench", "--quick", "--tiny", "--only", *FAMILIES]
@@ -34,7 +34,7 @@ def test_bench_quick_writes_json_markdown_and_charts(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=220,
+        timeout=280,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -69,6 +69,11 @@ def test_bench_quick_writes_json_markdown_and_charts(tmp_path: Path) -> None:
     for key in ("stock", "ours"):
         for field in ("processed_once", "duplicated_ids", "lost", "crashed_total"):
             assert isinstance(exactly_once[key][field], int), (key, field)
+
+    budget = data["families"]["redis_budget"]["measurements"]
+    for key in ("stock", "ours_c1"):
+        for field in ("handled_once", "lost", "peak_clients", "refused_connections"):
+            assert isinstance(budget[key][field], int), (key, field)
 
     markdown = json_path.with_suffix(".md").read_text()
     assert markdown.startswith("# channels-buildpack benchmarks")

@@ -1,4 +1,4 @@
-"""System checks channels_buildpack.W001..W006, run the way users run them: a tiny Django
+"""System checks channels_buildpack.W001..W007, run the way users run them: a tiny Django
 project in tmp_path, ``manage.py check --deploy`` in a child process, plus one child that
 runs many fine-grained scenarios (``override_settings`` + environment) after one setup."""
 
@@ -17,8 +17,8 @@ import pytest
 
 from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
 
-IDS = [f"channels_buildpack.W00{i}" for i in range(1, 7)]
-W001, W002, W003, W004, W005, W006 = IDS
+IDS = [f"channels_buildpack.W00{i}" for i in range(1, 8)]
+W001, W002, W003, W004, W005, W006, W007 = IDS
 PLATFORM_HOST = "myapp-1a2b.herokuapp.com"
 TLS_URL = "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380"
 
@@ -124,12 +124,19 @@ APPS = [
 APPS_DAPHNE_LAST = [*APPS[1:5], "daphne", "buildpack"]
 
 
+CLIENT_LIMIT = "CHANNELS_REDIS_MAXCLIENTS"
+MINI = {"REDIS_URL": "redis://h:6379"}
+
+
 def asgi(websocket: str) -> str:
     return ASGI.replace("WEBSOCKET", websocket)
 
 
 def layer(*hosts: Any) -> dict[str, Any]:
     return {"default": {"BACKEND": REDIS_BACKEND, "CONFIG": {"hosts": list(hosts)}}}
+
+
+REDIS_APP = {"CHANNEL_LAYERS": layer("redis://h:6379"), "ALLOWED_HOSTS": [PLATFORM_HOST]}
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +171,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "with_worker/Procfile": "web: channels-buildpack web\nworker: channels-buildpack worker\n",
         "release_only/Procfile": "web: channels-buildpack web\nrelease: python manage.py migrate\n",
         "forking_web/Procfile": "web: gunicorn -k uvicorn.workers.UvicornWorker proj.asgi:app\n",
+        "big_formation/Procfile": "web: channels-buildpack web\nworker: channels-buildpack worker",
+        "big_formation/app.json": json.dumps(
+            {"formation": {"web": {"quantity": 2}, "worker": {"quantity": 8}}}
+        ),
     }
     for name, text in files.items():
         path = root / name
@@ -429,6 +440,44 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
     ),
     "w006_unimportable": ({"settings": {"ASGI_APPLICATION": "proj.nope.application"}}, set()),
     "w006_unset": ({"settings": {"ASGI_APPLICATION": None}}, set()),
+    # W007: more Redis clients than the plan allows (mini's 20 assumed on a dyno)
+    "w007_nine_workers_on_mini": (
+        {"env": {**MINI, "DYNO": "worker.9", "WEB_CONCURRENCY": "2"}, "settings": REDIS_APP},
+        {W007},
+    ),
+    "w007_four_workers_fit": (
+        {"env": {**MINI, "DYNO": "worker.4", "WEB_CONCURRENCY": "2"}, "settings": REDIS_APP},
+        set(),
+    ),
+    "w007_plan_limit_given": (
+        {
+            "env": {**MINI, "DYNO": "worker.9", CLIENT_LIMIT: "40", "WEB_CONCURRENCY": "2"},
+            "settings": REDIS_APP,
+        },
+        set(),
+    ),
+    "w007_raised_budget_bursts": (
+        {
+            "env": {**MINI, "DYNO": "worker.4", "CHANNELS_REDIS_MAX_CONNECTIONS": "10"},
+            "settings": REDIS_APP,
+        },
+        {W007},
+    ),
+    "w007_app_json_formation": (
+        {
+            "env": {CLIENT_LIMIT: "20", "WEB_CONCURRENCY": "2"},
+            "settings": {**REDIS_APP, "BASE_DIR": "@big_formation"},
+        },
+        {W007},
+    ),
+    "w007_limit_unknown_off_dyno": (
+        {"env": {"WEB_CONCURRENCY": "2"}, "settings": {**REDIS_APP, "BASE_DIR": "@big_formation"}},
+        set(),
+    ),
+    "w007_memory_layer": (
+        {"env": {**MINI, "DYNO": "web.19"}, "settings": {"CHANNEL_LAYERS": MEMORY}},
+        {W001},
+    ),
 }
 
 
@@ -490,6 +539,20 @@ def test_w004_hint_gives_the_fixed_origins(scenario_results: dict[str, list[list
 
 def test_w006_message_names_the_application(scenario_results: dict[str, list[list[Any]]]) -> None:
     assert scenario_results["w006_open"][0][1].startswith("proj.asgi_open.application routes")
+
+
+def test_w007_says_what_fits_and_how_to_fix_it(
+    scenario_results: dict[str, list[list[Any]]],
+) -> None:
+    [[_, msg, hint, _]] = scenario_results["w007_nine_workers_on_mini"]
+    assert "allows 20 Redis clients (assumed: heroku-redis:mini" in msg
+    assert "web x1 (2 processes each) + worker x9 needs about 22 at rest" in msg
+    assert "fewer processes" in hint and "larger Redis plan" in hint
+    assert "CHANNELS_REDIS_MAX_CONNECTIONS=2" in hint
+    [[_, msg, hint, _]] = scenario_results["w007_raised_budget_bursts"]
+    assert "up to 50 in bursts with CHANNELS_REDIS_MAX_CONNECTIONS=10" in msg
+    [[_, msg, _, _]] = scenario_results["w007_app_json_formation"]
+    assert "web x2 (2 processes each) + worker x8 needs about 24 at rest" in msg
 
 
 def test_register_is_idempotent() -> None:

@@ -10,6 +10,7 @@ from bench.families import (
     http,
     jobs,
     memory,
+    redis_budget,
     shutdown,
     single,
     ws,
@@ -17,5 +18,17 @@ from bench.families import (
 
 FAMILIES = {
     module.NAME: module
-    for module in (build, boot, http, ws, fanout, jobs, memory, shutdown, single, exactly_once)
+    for module in (
+        build,
+        boot,
+        http,
+        ws,
+        fanout,
+        jobs,
+        memory,
+        shutdown,
+        single,
+        exactly_once,
+        redis_budget,
+    )
 }

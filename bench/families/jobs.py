@@ -6,9 +6,9 @@ the generated worker line, our layer, ``--concurrency`` 1 and 8. Jobs: instant (
 only) and I/O-bound (``asyncio.sleep(0.05)`` then record). The consumer records each job
 in Redis (``bench:count`` id -> times handled, ``bench:done`` id -> finish time).
 
-Workers start and are idle (blocked in BZPOPMIN) before the bench enqueues all N jobs
-(stock sender, 100 concurrent sends); jobs/s = jobs handled / (last finish - enqueue
-start). Processed, duplicated and lost jobs are counted per run.
+Workers start and are idle (each process blocked in one BZPOPMIN) before the bench
+enqueues all N jobs (stock sender, 100 concurrent sends); jobs/s = jobs handled / (last
+finish - enqueue start). Processed, duplicated and lost jobs are counted per run.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def one_run(
     try:
         for worker in workers:
             wait_worker_ready(worker, stock)
-        readers = procs * (1 if stock else concurrency)
-        if not wait_blocked_pops(redis, readers, 30):
-            raise RuntimeError(f"only {blocked_pops(redis)} of {readers} readers blocked")
+        # one blocking reader per process: stock (concurrency 1) and ours (any concurrency)
+        if not wait_blocked_pops(redis, procs, 30):
+            raise RuntimeError(f"only {blocked_pops(redis)} of {procs} readers blocked")
+        readers = procs * (1 if stock else concurrency)  # consumers handling jobs at once
         crashed_before = sum(1 for w in workers if w.poll() is not None)
         ids = [f"{tag}-{i}" for i in range(count)]
         started = time.time()

@@ -22,7 +22,8 @@ class GroupConsumer(AsyncWebsocketConsumer):
     """Joins the group named in the URL and relays that group's messages as plain text.
 
     A text frame ``{"broadcast": TEXT}`` sends TEXT to this socket's group;
-    ``{"group": NAME, "text": TEXT}`` sends it to another group (a trigger socket).
+    ``{"group": NAME, "text": TEXT}`` sends it to another group (a trigger socket);
+    ``{"job": ID}`` sends a job to the ``jobs`` background channel.
     """
 
     async def connect(self):
@@ -35,6 +36,9 @@ class GroupConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         data = json.loads(text_data)
+        if "job" in data:
+            await self.channel_layer.send("jobs", {"type": "job.run", "id": data["job"]})
+            return
         if "broadcast" in data:
             group, text = self.group, data["broadcast"]
         else:

@@ -24,7 +24,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": int(os.environ.get("CHANNELS_CAPACITY", "100")),
+            },
         }
     }
 else:

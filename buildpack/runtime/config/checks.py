@@ -21,7 +21,9 @@ W003 = "channels_buildpack.W003"
 W004 = "channels_buildpack.W004"
 W005 = "channels_buildpack.W005"
 W006 = "channels_buildpack.W006"
+W007 = "channels_buildpack.W007"
 _LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
+LIMIT_VARIABLE = "CHANNELS_REDIS_MAXCLIENTS"
 
 
 def _default_layer() -> dict[str, Any]:
@@ -214,6 +216,47 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
     ]
 
 
+def _client_limit() -> tuple[int | None, str]:
+    """The Redis plan's client limit from config vars: CHANNELS_REDIS_MAXCLIENTS, else the
+    mini plan's 20 on a dyno with REDIS_URL (what bin/release provisions)."""
+    from buildpack.runtime.config.formation import MINI_PLAN_CLIENTS
+
+    raw = os.environ.get(LIMIT_VARIABLE, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw), ""
+    if os.environ.get("DYNO") and os.environ.get("REDIS_URL"):
+        return MINI_PLAN_CLIENTS, (
+            f" (assumed: heroku-redis:mini; set {LIMIT_VARIABLE} to your plan's limit)"
+        )
+    return None, ""
+
+
+def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W007: the formation in view needs more Redis clients than the plan allows."""
+    from buildpack.runtime.config.formation import (
+        over_limit_message,
+        search_places,
+        visible_formation,
+    )
+    from buildpack.runtime.config.layer_config import REDIS_BACKENDS
+    from buildpack.runtime.layers import PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
+
+    backend = _default_layer().get("BACKEND")
+    limit, assumed = _client_limit()
+    if backend not in REDIS_BACKENDS or limit is None:
+        return []
+    pubsub = backend in (PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND)
+    base = Path(str(getattr(settings, "BASE_DIR", "")) or ".")
+    formation = visible_formation(os.environ, search_places(os.environ, base), pubsub=pubsub)
+    line = over_limit_message(
+        formation, limit, where="The Redis plan", pubsub=pubsub, assumed=assumed
+    )
+    if line is None:
+        return []
+    problem, _, fix = line.partition(" Fix: ")
+    return [checks.Warning(problem, hint=f"Fix: {fix}", id=W007)]
+
+
 ALL = (
     check_memory_layer,
     check_redis_tls,
@@ -221,6 +264,7 @@ ALL = (
     check_csrf_origins,
     check_daphne_order,
     check_origin_validation,
+    check_redis_clients,
 )
 
 

@@ -220,7 +220,7 @@ def _redis_decision(
     verify = _tls_verify(environ, on_dyno)
     hosts = [redis_host(u, verify) for u in urls]
     if environ.get("CHANNELS_REDIS_MAX_CONNECTIONS", "").strip():
-        size = _positive_int(environ, "CHANNELS_REDIS_MAX_CONNECTIONS", 100)
+        size = _positive_int(environ, "CHANNELS_REDIS_MAX_CONNECTIONS", 3)
         for host in hosts:
             host["max_connections"] = size
     if pubsub:

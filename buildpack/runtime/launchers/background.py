@@ -9,7 +9,10 @@ Compared with ``manage.py runworker``:
   is half-taken: receiving stops, in-flight handlers finish, then the process exits;
 * a layer error (Redis down) is logged and retried with backoff instead of killing the worker;
 * on a stock channels_redis core layer, normal channels are read with the exactly-once
-  receive from :mod:`buildpack.runtime.layers.redis`.
+  receive from :mod:`buildpack.runtime.layers.redis`;
+* with a Redis layer, all the slots of all the channels wait on ONE blocking reader per
+  process (:mod:`buildpack.runtime.layers.reader`): a slot registers as a waiter only while
+  it is idle, so a message is popped only when a consumer is free to take it.
 """
 
 from __future__ import annotations
@@ -225,4 +228,17 @@ class ChannelWorker:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
+        await self._stop_reading()
         return clean
+
+    async def _stop_reading(self) -> None:
+        """Stop the layer's blocking reader: what it pops for nobody goes back to Redis."""
+        try:
+            from buildpack.runtime.layers.reader import stop_reading
+        except ImportError:  # no redis-py: not a Redis layer
+            return
+        if hasattr(self.layer, "stop_reading") or hasattr(self.layer, "ring_size"):
+            try:
+                await asyncio.wait_for(stop_reading(self.layer), 10)
+            except Exception as exc:
+                log.runtime_warning(self.component, f"stopping the layer's reader: {exc}")

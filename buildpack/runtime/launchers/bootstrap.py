@@ -162,10 +162,34 @@ async def _ping(layer: Any, index: int) -> Any:
     return await layer.connection(index).ping()
 
 
-async def probe_layer(layer: Any, timeout: float = 10.0) -> None:
-    """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning."""
+async def probe_layer(
+    layer: Any, timeout: float = 10.0, *, dyno_processes: int = 0, worker: bool = False
+) -> None:
+    """Reach every Redis host once at start; untrusted TLS is fatal, anything else a warning.
+
+    Then fit this process's client budget to the server's limit and, with
+    *dyno_processes* (this dyno runs that many processes like this one), warn when the
+    formation this process can see needs more clients than Redis allows.
+    """
     if layer is None:
         return
+    await _probe_hosts(layer, timeout)
+    await _fit_to_server(layer, timeout, dyno_processes, worker)
+
+
+async def _fit_to_server(layer: Any, timeout: float, processes: int, worker: bool) -> None:
+    import asyncio
+    import contextlib
+
+    from buildpack.runtime.layers.limits import fit_to_server
+
+    pubsub = hasattr(layer, "_queue")
+    fit = fit_to_server(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
+    with contextlib.suppress(Exception):  # a start-up hint must never stop the start
+        await asyncio.wait_for(fit, timeout)
+
+
+async def _probe_hosts(layer: Any, timeout: float) -> None:
     addresses = _layer_addresses(layer)
     attempts: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
     if hasattr(layer, "connection") and hasattr(layer, "ring_size"):

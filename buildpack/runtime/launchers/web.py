@@ -186,7 +186,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     def on_running(running: engines.Stopper) -> None:
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
         if not single:
-            _probe(running, layer)
+            _probe(running, layer, check_clients=index == 0, processes=args.processes or 1)
         beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
         beats.extend([beat] if beat is not None else [])
 
@@ -240,10 +240,10 @@ def _static_files_in_debug(application: Any) -> Any:
 _PROBES: set[Any] = set()
 
 
-def _probe(running: engines.Stopper, layer: Any) -> None:
+def _probe(running: engines.Stopper, layer: Any, *, check_clients: bool, processes: int) -> None:
     async def probe() -> None:
         try:
-            await bootstrap.probe_layer(layer)
+            await bootstrap.probe_layer(layer, dyno_processes=processes if check_clients else 0)
         except LaunchError as exc:
             log.runtime_error(COMPONENT, str(exc))
             running.begin_shutdown("Redis certificate not trusted", exit_code=1)

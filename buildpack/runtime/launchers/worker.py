@@ -20,7 +20,6 @@ from buildpack.runtime.launchers.background import ChannelWorker, discover_chann
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
-from buildpack.runtime.layers.redis import reserve_connections
 from buildpack.runtime.ops import heartbeat
 
 COMPONENT = "worker"
@@ -86,9 +85,8 @@ async def _run(
 
     layer = get_channel_layer()
     concurrency = _concurrency(args.concurrency)
-    reserve_connections(layer, len(channels) * concurrency)
     try:
-        await bootstrap.probe_layer(layer)
+        await bootstrap.probe_layer(layer, dyno_processes=1, worker=True)
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1

@@ -1,7 +1,11 @@
 """Channel layers shipped by channels-buildpack (import the submodule you need).
 
 * :mod:`buildpack.runtime.layers.redis`: channels_redis core, exactly-once and idle-safe; and
-  the pub/sub layer with exactly-once background channels.
+  the pub/sub layer with exactly-once background channels. Built from:
+  :mod:`.reader` (one blocking reader per process), :mod:`.connections` (connection options,
+  the budgeted command pool), :mod:`.resilience` (retries, outage log, background work),
+  :mod:`.pubsub` (the pub/sub layer's connections) and :mod:`.limits` (the server's client
+  limit at start).
 * :mod:`buildpack.runtime.layers.memory`: in-memory, safe across threads and event loops.
 """
 

@@ -92,7 +92,7 @@ def open_clients(layer: Any) -> list[Any]:
     for host in layer.hosts:
         if "sentinels" in host:
             raise StatusError(messages.STATUS_SENTINEL)
-        clients.append(Redis(connection_pool=blocking_pool({**host, "max_connections": 1})))
+        clients.append(Redis(connection_pool=blocking_pool(host, size=1)))
     return clients
 
 
