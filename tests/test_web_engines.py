@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import signal
 import socket
@@ -368,3 +369,31 @@ def test_an_autobahn_without_those_names_runs_as_before() -> None:
         "print(speedups.quiet_autobahn_debug(), p.hltype(len) != '', t.hltype(len) != '')"
     )
     assert _python(code) == "False True True"
+
+
+def test_an_orphaned_request_aborted_is_not_logged_but_other_task_errors_are(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The deadline leaves Django's disconnect listener to end with RequestAborted unseen."""
+    import gc
+
+    from django.core.exceptions import RequestAborted
+
+    from buildpack.runtime.launchers import engines
+
+    async def fail(exc: Exception) -> None:
+        raise exc
+
+    async def scenario() -> None:
+        engines.quiet_aborted_requests(asyncio.get_running_loop())
+        for exc in (RequestAborted(), ValueError("a real bug")):
+            task = asyncio.ensure_future(fail(exc))
+            await asyncio.sleep(0)
+            del task
+            gc.collect()
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(scenario())
+    logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+    assert "a real bug" in logged
+    assert "RequestAborted" not in logged

@@ -146,3 +146,25 @@ def _log_hook_failure(task: asyncio.Future[None]) -> None:
         from buildpack import log
 
         log.runtime_warning("web", f"stopping hook failed: {task.exception()!r}")
+
+
+def quiet_aborted_requests(loop: asyncio.AbstractEventLoop) -> None:
+    """Keep Django's ``RequestAborted`` out of "Task exception was never retrieved".
+
+    When the stop deadline cancels a request, Django's ASGI handler is cancelled while it
+    waits on its own disconnect listener; that listener then receives the disconnect and
+    ends with ``RequestAborted``, its expected end, which nobody retrieves. Everything else
+    still reaches the loop's previous handler.
+    """
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if type(exc).__name__ == "RequestAborted" and type(exc).__module__.startswith("django."):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import socket
@@ -185,6 +186,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
 
     def on_running(running: engines.Stopper) -> None:
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
+        engines.quiet_aborted_requests(asyncio.get_running_loop())
         if not single:
             _probe(running, layer, check_clients=index == 0, processes=args.processes or 1)
         beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
@@ -247,8 +249,6 @@ def _probe(running: engines.Stopper, layer: Any, *, check_clients: bool, process
         except LaunchError as exc:
             log.runtime_error(COMPONENT, str(exc))
             running.begin_shutdown("Redis certificate not trusted", exit_code=1)
-
-    import asyncio
 
     task = asyncio.ensure_future(probe())
     _PROBES.add(task)  # keep a reference until it is done
