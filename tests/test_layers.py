@@ -72,6 +72,32 @@ def test_core_layer_gives_each_message_to_one_reader(redis_server: RedisServer) 
 
 
 @pytest.mark.redis
+def test_a_process_message_popped_in_one_loop_is_received_in_the_next(
+    redis_server: RedisServer,
+) -> None:
+    """Sync code (``async_to_sync``) runs each call in a fresh event loop: a message for
+    another of this process's channels, popped along the way, waits in the layer's buffer."""
+    layer = RedisChannelLayer(hosts=[redis_server.url], capacity=3)
+    first, second = (asyncio.run(layer.new_channel()) for _ in range(2))
+
+    async def send(channel: str, kind: str) -> None:
+        await layer.send(channel, {"type": kind})
+        await layer.close_pools()
+
+    async def receive(channel: str) -> str:
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), 5)
+        finally:
+            await layer.close_pools()
+        return str(message["type"])
+
+    asyncio.run(send(first, "one"))
+    asyncio.run(send(second, "two"))
+    assert asyncio.run(receive(second)) == "two"  # pops both: one is buffered
+    assert asyncio.run(receive(first)) == "one"
+
+
+@pytest.mark.redis
 def test_a_cancelled_receive_never_loses_a_message(redis_server: RedisServer) -> None:
     async def scenario() -> tuple[int, int]:
         layer = RedisChannelLayer(hosts=[redis_server.url], capacity=1000)

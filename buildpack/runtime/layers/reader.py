@@ -86,6 +86,16 @@ def _all(popped: list[Any], index: int) -> list[Popped]:
     return [(bytes(member), float(score), index) for member, score in popped]
 
 
+def local_buffers(layer: Any) -> dict[str, deque[dict[str, Any]]]:
+    """Messages for this process's channels that came before their ``receive()``: kept per
+    layer instance, not per event loop (as stock's receive buffer is), so a message popped
+    in one ``async_to_sync`` loop is still there for the next loop's receive."""
+    buffers: dict[str, deque[dict[str, Any]]] | None = getattr(layer, "_cbp_buffers", None)
+    if buffers is None:
+        buffers = layer._cbp_buffers = {}
+    return buffers
+
+
 class Reader:
     """The blocking reader of one :class:`Receiver` on one Redis host."""
 
@@ -238,7 +248,7 @@ class Receiver:
         self.local_waiters: dict[str, deque[asyncio.Future[dict[str, Any]]]] = {}
         self.local_pending: set[asyncio.Future[dict[str, Any]]] = set()
         self.local_keys: dict[str, int] = {}
-        self.buffers: dict[str, deque[dict[str, Any]]] = {}
+        self.buffers = local_buffers(layer)
         self._rotation = 0
 
     def commands(self, index: int) -> Any:
