@@ -58,7 +58,8 @@ class Plan:
     background: Any  # a ChannelWorker to run in this process (single-process mode), or None
     shutdown_timeout: float
     hops: int  # CHANNELS_PROXY_HOPS
-    on_running: Callable[[Stopper], None]  # called in the event loop once accepting
+    # called in the engine's event loop thread once accepting (Daphne: before the loop runs)
+    on_running: Callable[[Stopper], None]
     # awaited in the event loop (at most STOPPING_HOOK_SECONDS) when the graceful stop begins
     on_stopping: Callable[[], Awaitable[None]] | None = None
 

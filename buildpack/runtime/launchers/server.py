@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -144,7 +145,12 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
         if self.background is not None:
             self.background.start()
         if self.on_running is not None:
-            self.on_running()
+            try:
+                self.on_running()
+            except Exception:  # Twisted would swallow it: a half-started process must say so
+                log.runtime_error("web", "start-up failed:\n" + traceback.format_exc().rstrip())
+                self.begin_shutdown("start-up failed", exit_code=1)
+                return
         reactor.callLater(1.0, self._watch_parent)
 
     def _watch_parent(self) -> None:

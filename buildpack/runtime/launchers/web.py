@@ -186,11 +186,10 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
 
     def on_running(running: engines.Stopper) -> None:
         log.runtime(COMPONENT, f"process {index} accepting connections (pid {os.getpid()})")
-        engines.quiet_aborted_requests(asyncio.get_running_loop())
-        if not single:
-            _probe(running, layer, check_clients=index == 0, processes=args.processes or 1)
-        beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
-        beats.extend([beat] if beat is not None else [])
+        # the engine's loop: Daphne calls this before its loop runs (no get_running_loop)
+        engines.quiet_aborted_requests(asyncio.get_event_loop())
+        processes = (args.processes or 1) if index == 0 else 0  # process 0 checks the formation
+        _after_start(running, layer, beats, probe=not single, dyno_processes=processes)
 
     async def on_stopping() -> None:
         for beat in beats:  # status stops listing this process as it stops accepting
@@ -242,14 +241,30 @@ def _static_files_in_debug(application: Any) -> Any:
 _PROBES: set[Any] = set()
 
 
-def _probe(running: engines.Stopper, layer: Any, *, check_clients: bool, processes: int) -> None:
-    async def probe() -> None:
-        try:
-            await bootstrap.probe_layer(layer, dyno_processes=processes if check_clients else 0)
-        except LaunchError as exc:
-            log.runtime_error(COMPONENT, str(exc))
-            running.begin_shutdown("Redis certificate not trusted", exit_code=1)
+def _after_start(
+    running: engines.Stopper,
+    layer: Any,
+    beats: list[Any],
+    *,
+    probe: bool,
+    dyno_processes: int,
+) -> None:
+    """Start-up work in the loop, in order: the Redis probe, which fits this process's client
+    budget to the server (2 on a 20-client plan), then the heartbeat, whose commands would
+    otherwise open a connection before that budget is known."""
+    from buildpack.runtime.ops import heartbeat
 
-    task = asyncio.ensure_future(probe())
+    async def probe_then_beat() -> None:
+        if probe:
+            try:
+                await bootstrap.probe_layer(layer, dyno_processes=dyno_processes)
+            except LaunchError as exc:
+                log.runtime_error(COMPONENT, str(exc))
+                running.begin_shutdown("Redis certificate not trusted", exit_code=1)
+                return
+        beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
+        beats.extend([beat] if beat is not None else [])
+
+    task = asyncio.ensure_future(probe_then_beat())
     _PROBES.add(task)  # keep a reference until it is done
     task.add_done_callback(_PROBES.discard)
