@@ -360,6 +360,25 @@ def test_cnb_rebuild_reuses_our_cached_layer_with_the_same_result(
     assert web.stop(timeout=30) == 0
 
 
+def test_cnb_uvicorn_engine_goes_into_our_layer_and_serves(
+    cnb: CnbPlatform, procs: ProcessGroup
+) -> None:
+    """CHANNELS_WEB_SERVER=uvicorn at build time: the engine's packages, which the app does
+    not declare, are resolved against its venv and installed into our layer (never into
+    heroku/python's), and the web process serves with uvicorn."""
+    build = cnb_build(cnb, "tutorial", **HOSTS, CHANNELS_WEB_SERVER="uvicorn")
+    assert build.built, build.output()
+    assert "uvicorn 0." in build.output() and "(installed by channels-buildpack)" in build.output()
+    site = build.layers / LAYERS / "runtime" / "site"
+    assert (site / "uvicorn").is_dir()
+    assert not list((build.layers / "heroku_python" / "venv").rglob("uvicorn"))
+    web, port = _start_web(cnb, procs, build)
+    wait_until(lambda: "web: uvicorn " in web.output(), 15, "the engine's start-up line")
+    assert http_get(f"http://[::1]:{port}/health/")[0] == 200
+    assert_fixture_sockets(fixture_meta("tutorial"), port)
+    assert web.stop(timeout=30) == 0, web.tail()
+
+
 def test_cnb_build_without_heroku_python_explains(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CNB_LAYERS_DIR": str(tmp_path)}
     tools = _bin_without_python(tmp_path)
