@@ -75,7 +75,17 @@ def cmd_test(args: list[str]) -> None:
     run(python, "-m", "ruff", "check", *sources)
     run(python, "-m", "ruff", "format", "--check", *sources)
     run(python, "-m", "mypy")
-    run(python, "-m", "pytest", *args)
+    run(python, "-m", "pytest", *_parallel(args), *args)
+
+
+def _parallel(args: list[str]) -> list[str]:
+    """pytest-xdist workers, one per CPU up to 4 (each test module stays on one worker, so
+    its fixture apps are built once); none when the caller chose (-n, -p no:xdist) or
+    named test files."""
+    chose = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args)
+    named = any(a.endswith(".py") or "::" in a or a.startswith("tests") for a in args)
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    return [] if chose or named or workers == 1 else ["-n", str(workers), "--dist", "loadfile"]
 
 
 def cmd_demo(args: list[str]) -> None:
