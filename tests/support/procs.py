@@ -439,13 +439,15 @@ class ManagedProcess:
         """True while the process or anything left in its group is alive."""
         return self.poll() is None or bool(group_members(self.pgid))
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the group, wait up to ``timeout`` for the whole group to exit, then
-        SIGKILL the group. Returns the exit code (None only if even SIGKILL didn't reap it
-        within 5 s, e.g. a process stuck in uninterruptible I/O). Idempotent."""
+    def stop(self, timeout: float = 10.0, *, signalled: bool = False) -> int | None:
+        """SIGTERM the group (unless the caller just did: *signalled*), wait up to
+        ``timeout`` for the whole group to exit, then SIGKILL the group. Returns the exit
+        code (None only if even SIGKILL didn't reap it within 5 s, e.g. a process stuck in
+        uninterruptible I/O). Idempotent."""
         deadline = time.monotonic() + timeout
         if self.group_alive():
-            self.signal_group(signal.SIGTERM)
+            if not signalled:
+                self.signal_group(signal.SIGTERM)
             _wait_until(lambda: not self.group_alive(), deadline)
         if self.group_alive():
             self.signal_group(signal.SIGKILL)
@@ -552,12 +554,20 @@ class ProcessGroup:
         return proc
 
     def stop_all(self, timeout: float | None = None) -> None:
-        """Stop every tracked process (newest first), each with ``timeout``."""
+        """Stop every tracked process, each with ``timeout``: SIGTERM to all of them first
+        (newest first), so their graceful stops overlap, then wait for each in turn."""
         first_error: BaseException | None = None
+        signalled = set()
+        for proc in reversed(self._procs):
+            with contextlib.suppress(OSError):
+                if proc.group_alive():
+                    proc.signal_group(signal.SIGTERM)
+                    signalled.add(id(proc))
         while self._procs:
             proc = self._procs.pop()
             try:
-                proc.stop(self.stop_timeout if timeout is None else timeout)
+                wait = self.stop_timeout if timeout is None else timeout
+                proc.stop(wait, signalled=id(proc) in signalled)
             except BaseException as exc:
                 first_error = first_error or exc
         if first_error is not None:
