@@ -14,16 +14,16 @@ from buildpack.core.deps import (
     Requirement,
     read_dependencies,
 )
+from tests.support.sample_app import write as write_files
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    """:func:`tests.support.sample_app.write` with the texts dedented."""
+    dedented = {
+        name: content if isinstance(content, bytes) else textwrap.dedent(content).lstrip("\n")
+        for name, content in files.items()
+    }
+    write_files(root, dedented)
     return root
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from buildpack.runtime.layers.connections import IDLE_TRIM_SECONDS
 from buildpack.runtime.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
-from tests.support.clients import ClientSampler, server_clients
+from tests.support.clients import ADMIN_NAME, ClientSampler, server_clients
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -24,7 +24,8 @@ pytestmark = pytest.mark.redis
 
 def peak_clients(redis: RedisServer) -> ClientSampler:
     """Poll the server's clients (the admin connection not counted) every 3 ms."""
-    return ClientSampler({}, redis.port, admin=redis.client(), interval=0.003)
+    admin = redis.client(client_name=ADMIN_NAME)
+    return ClientSampler({}, redis.port, admin=admin, interval=0.003)
 
 
 def clients_now(watch: ClientSampler) -> int:

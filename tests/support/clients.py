@@ -20,7 +20,7 @@ import psutil
 
 from tests.support.procs import ManagedProcess, group_members
 
-__all__ = ["ClientSampler", "clients_by_pid", "dyno_clients", "server_clients"]
+__all__ = ["ADMIN_NAME", "ClientSampler", "clients_by_pid", "dyno_clients", "server_clients"]
 
 
 def clients_by_pid(pids: Iterable[int], redis_port: int) -> dict[int, int]:
@@ -45,8 +45,15 @@ def dyno_clients(proc: ManagedProcess, redis_port: int) -> dict[int, int]:
     return clients_by_pid(group_members(proc.pgid), redis_port)
 
 
+ADMIN_NAME = "cbp-test-admin"
+
+
 def server_clients(admin: Any) -> int:
-    """``connected_clients`` from ``INFO clients``, minus the admin connection asking."""
+    """Clients connected to the server, the admin's own not counted: all of them when it
+    was made with ``client_name=ADMIN_NAME`` (a sync client used from two threads, a
+    sampler's and the test's, opens a second connection), else the one asking."""
+    if admin.get_connection_kwargs().get("client_name") == ADMIN_NAME:
+        return sum(1 for client in admin.client_list() if client.get("name") != ADMIN_NAME)
     return int(admin.info("clients")["connected_clients"]) - 1
 
 
