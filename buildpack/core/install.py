@@ -332,12 +332,15 @@ def install_runtime(
     marker = _installed_marker()
     missing = missing_runtime_dependencies()
     env = pip_env(cache_dir, config_vars)
-    optional = install_optional(app, env)
     if marker is not None and _read_or_empty(marker) == digest and not missing:
-        return optional
+        return install_optional(app, env)
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
     command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
-    _run_pip(_pip_base(app), command, env, "channels-buildpack")
+    optional = missing_optional_dependencies()
+    if not optional or not _installed_with_optional(app, command, optional, env):
+        _run_pip(_pip_base(app), command, env, "channels-buildpack")
+        if optional:  # the runtime alone installed: the optional packages were the problem
+            _say_optional_missing(optional)
     if not app.runtime_valid:
         relocate_scripts(app, ["channels-buildpack"])
     importlib.invalidate_caches()
@@ -347,20 +350,43 @@ def install_runtime(
     return True
 
 
+def missing_optional_dependencies() -> list[str]:
+    """The :data:`OPTIONAL_DEPENDENCIES` that apply here and are not installed."""
+    return [r for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)]
+
+
+def _binary_only(requirements: Sequence[str]) -> list[str]:
+    """pip options taking *requirements* from binary wheels only (the others as usual)."""
+    return ["--only-binary", ",".join(r.partition(">=")[0] for r in requirements)]
+
+
+def _installed_with_optional(
+    app: AppPython, command: list[str], optional: list[str], env: Mapping[str, str]
+) -> bool:
+    """One pip run for our runtime and the optional packages (one pip start-up less on a
+    first build); False if it failed, so the caller installs the runtime alone."""
+    result = _python([*_pip_base(app), *command, *_binary_only(optional), *optional], env)
+    return result.returncode == 0
+
+
+def _say_optional_missing(requirements: Sequence[str]) -> None:
+    names = ", ".join(r.partition(">=")[0] for r in requirements)
+    log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
+
+
 def install_optional(app: AppPython, env: Mapping[str, str], target: Path | None = None) -> bool:
     """Install the missing :data:`OPTIONAL_DEPENDENCIES` from binary wheels (into *target*
     when given); a failure is one line in the build log, not a failed build. Returns
     whether anything was installed."""
-    missing = [r for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)]
+    missing = missing_optional_dependencies()
     if not missing:
         return False
     into = ["--no-deps", "--upgrade", "--target", str(target)] if target is not None else []
     result = _python(
-        [*_pip_base(app), "install", "-q", "--only-binary", ":all:", *into, *missing], env
+        [*_pip_base(app), "install", "-q", *_binary_only(missing), *into, *missing], env
     )
     if result.returncode != 0:
-        names = ", ".join(r.partition(">=")[0] for r in missing)
-        log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
+        _say_optional_missing(missing)
         return False
     return True
 
