@@ -371,9 +371,11 @@ def test_cnb_uvicorn_engine_goes_into_our_layer_and_serves(
     assert "uvicorn 0." in build.output() and "(installed by channels-buildpack)" in build.output()
     site = build.layers / LAYERS / "runtime" / "site"
     assert (site / "uvicorn").is_dir()
+    assert (site / "uvloop").is_dir(), "uvloop came with our runtime's pip run"
     assert not list((build.layers / "heroku_python" / "venv").rglob("uvicorn"))
     web, port = _start_web(cnb, procs, build)
     wait_until(lambda: "web: uvicorn " in web.output(), 15, "the engine's start-up line")
+    assert "uvloop" in web.output()
     assert http_get(f"http://[::1]:{port}/health/")[0] == 200
     assert_fixture_sockets(fixture_meta("tutorial"), port)
     assert web.stop(timeout=30) == 0, web.tail()

@@ -204,27 +204,23 @@ def install_into(
     target: Path,
     cache_dir: Path,
     config_vars: Mapping[str, str],
-    *,
-    resolve: bool = True,
 ) -> None:
     """Install *requirements*, and what they need that the app's Python lacks, into *target*.
 
     The app's Python is never written to. pip first resolves against it (``--dry-run
     --report``: what the app already has, in the versions it has, is used as is), then
     exactly the missing distributions go into *target*, which is put on ``PYTHONPATH`` at
-    run time. ``resolve=False``: *requirements* are already exactly what is missing.
+    run time.
     """
     env = pip_env(cache_dir, config_vars)
     base = _pip_base(app)
     what = ", ".join(_display(r) for r in requirements)
-    wanted = list(requirements)
-    if resolve:
-        with tempfile.TemporaryDirectory(prefix="cbp-report-") as tmp:
-            report = Path(tmp) / "report.json"
-            args = ["install", "-q", "--dry-run", "--report", str(report), *requirements]
-            _run_pip(base, args, env, what)
-            planned = json.loads(report.read_text(encoding="utf-8")).get("install", [])
-        wanted = [_report_requirement(item) for item in planned]
+    with tempfile.TemporaryDirectory(prefix="cbp-report-") as tmp:
+        report = Path(tmp) / "report.json"
+        args = ["install", "-q", "--dry-run", "--report", str(report), *requirements]
+        _run_pip(base, args, env, what)
+        planned = json.loads(report.read_text(encoding="utf-8")).get("install", [])
+    wanted = [_report_requirement(item) for item in planned]
     if wanted:
         args = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
         _run_pip(base, args, env, what)
@@ -336,11 +332,7 @@ def install_runtime(
         return install_optional(app, env)
     wheel = runtime_wheel(bp_dir, cache_dir, app, env)
     command = ["install", "-q", "--force-reinstall", "--no-deps", str(wheel), *missing]
-    optional = missing_optional_dependencies()
-    if not optional or not _installed_with_optional(app, command, optional, env):
-        _run_pip(_pip_base(app), command, env, "channels-buildpack")
-        if optional:  # the runtime alone installed: the optional packages were the problem
-            _say_optional_missing(optional)
+    _install_with_optional(app, command, env, "channels-buildpack")
     if not app.runtime_valid:
         relocate_scripts(app, ["channels-buildpack"])
     importlib.invalidate_caches()
@@ -360,13 +352,33 @@ def _binary_only(requirements: Sequence[str]) -> list[str]:
     return ["--only-binary", ",".join(r.partition(">=")[0] for r in requirements)]
 
 
-def _installed_with_optional(
-    app: AppPython, command: list[str], optional: list[str], env: Mapping[str, str]
-) -> bool:
-    """One pip run for our runtime and the optional packages (one pip start-up less on a
-    first build); False if it failed, so the caller installs the runtime alone."""
-    result = _python([*_pip_base(app), *command, *_binary_only(optional), *optional], env)
-    return result.returncode == 0
+def install_runtime_into(
+    app: AppPython,
+    wanted: Sequence[str],
+    target: Path,
+    cache_dir: Path,
+    config_vars: Mapping[str, str],
+) -> None:
+    """Our wheel and the runtime dependencies the app lacks (*wanted*, nothing to resolve)
+    into *target*, with the optional packages in the same pip run when they install."""
+    command = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
+    what = ", ".join(_display(r) for r in wanted)
+    _install_with_optional(app, command, pip_env(cache_dir, config_vars), what)
+
+
+def _install_with_optional(
+    app: AppPython, command: list[str], env: Mapping[str, str], what: str
+) -> None:
+    """Run pip *command* with the missing optional packages added (one pip start-up less
+    on a first build); if that fails, without them, and say so in the build log."""
+    optional = missing_optional_dependencies()
+    if optional:
+        extra = [*_binary_only(optional), *optional]
+        if _python([*_pip_base(app), *command, *extra], env).returncode == 0:
+            return
+    _run_pip(_pip_base(app), command, env, what)
+    if optional:  # our runtime installed alone: the optional packages were the problem
+        _say_optional_missing(optional)
 
 
 def _say_optional_missing(requirements: Sequence[str]) -> None:
@@ -374,17 +386,13 @@ def _say_optional_missing(requirements: Sequence[str]) -> None:
     log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
 
 
-def install_optional(app: AppPython, env: Mapping[str, str], target: Path | None = None) -> bool:
-    """Install the missing :data:`OPTIONAL_DEPENDENCIES` from binary wheels (into *target*
-    when given); a failure is one line in the build log, not a failed build. Returns
-    whether anything was installed."""
+def install_optional(app: AppPython, env: Mapping[str, str]) -> bool:
+    """Install the missing :data:`OPTIONAL_DEPENDENCIES` from binary wheels; a failure is
+    one line in the build log, not a failed build. Returns whether anything was installed."""
     missing = missing_optional_dependencies()
     if not missing:
         return False
-    into = ["--no-deps", "--upgrade", "--target", str(target)] if target is not None else []
-    result = _python(
-        [*_pip_base(app), "install", "-q", *_binary_only(missing), *into, *missing], env
-    )
+    result = _python([*_pip_base(app), "install", "-q", *_binary_only(missing), *missing], env)
     if result.returncode != 0:
         _say_optional_missing(missing)
         return False

@@ -29,7 +29,7 @@ from string import Template
 from buildpack.core.install import (
     AppPython,
     install_into,
-    install_optional,
+    install_runtime_into,
     installed_distributions,
     missing_runtime_dependencies,
     pip_env,
@@ -164,8 +164,7 @@ class RuntimeLayer:
             self.bp_dir, self.cache, self.app, pip_env(self.cache, self.config_vars)
         )
         wanted = [str(wheel), *missing_runtime_dependencies()]
-        install_into(self.app, wanted, self.site, self.cache, self.config_vars, resolve=False)
-        install_optional(self.app, pip_env(self.cache, self.config_vars), self.site)
+        install_runtime_into(self.app, wanted, self.site, self.cache, self.config_vars)
         if server:
             self._install(server)
         importlib.invalidate_caches()  # site/ changed under a sys.path entry of this build
