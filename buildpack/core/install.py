@@ -347,9 +347,14 @@ def missing_optional_dependencies() -> list[str]:
     return [r for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)]
 
 
+def _names(requirements: Sequence[str]) -> list[str]:
+    """The project names of ``name>=X`` requirements."""
+    return [r.partition(">=")[0] for r in requirements]
+
+
 def _binary_only(requirements: Sequence[str]) -> list[str]:
     """pip options taking *requirements* from binary wheels only (the others as usual)."""
-    return ["--only-binary", ",".join(r.partition(">=")[0] for r in requirements)]
+    return ["--only-binary", ",".join(_names(requirements))]
 
 
 def install_runtime_into(
@@ -372,17 +377,18 @@ def _install_with_optional(
     """Run pip *command* with the missing optional packages added (one pip start-up less
     on a first build); if that fails, without them, and say so in the build log."""
     optional = missing_optional_dependencies()
+    base = _pip_base(app)  # a Python start-up of its own: once
     if optional:
         extra = [*_binary_only(optional), *optional]
-        if _python([*_pip_base(app), *command, *extra], env).returncode == 0:
+        if _python([*base, *command, *extra], env).returncode == 0:
             return
-    _run_pip(_pip_base(app), command, env, what)
+    _run_pip(base, command, env, what)
     if optional:  # our runtime installed alone: the optional packages were the problem
         _say_optional_missing(optional)
 
 
 def _say_optional_missing(requirements: Sequence[str]) -> None:
-    names = ", ".join(r.partition(">=")[0] for r in requirements)
+    names = ", ".join(_names(requirements))
     log.detail(f"{names}: no binary wheel for this Python; the web process runs without it")
 
 
