@@ -413,8 +413,10 @@ def test_prefork_processes_share_connections_opened_at_once(
 ) -> None:
     deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=2)
-    for _ in range(3):
-        counts = _served_by_after_simultaneous_connects(web.port or 0, 40)
-        # Twisted, asyncio and uvloop accept a burst of queued connections per wake-up: the
-        # process that wakes first would take them all (and their keep-alive load).
-        assert len(counts) == 2 and min(counts.values()) >= 8, counts
+    rounds = [_served_by_after_simultaneous_connects(web.port or 0, 40) for _ in range(5)]
+    # Twisted, asyncio and uvloop accept a burst of queued connections per wake-up: the
+    # process that wakes first would take them all (and their keep-alive load), as stock
+    # engines do in every round but the first (40/0). A process the OS does not schedule
+    # for ~40 ms cannot take its turn either, so a loaded machine may spoil a round or two.
+    fair = [counts for counts in rounds if len(counts) == 2 and min(counts.values()) >= 8]
+    assert len(fair) >= 3, rounds
