@@ -290,6 +290,10 @@ WEB_CRASH_LOOP = (
     "web processes keep exiting right after start ({count} in a row); stopping so the platform "
     "restarts the dyno. The cause is in the lines above."
 )
+WEB_CHILD_CANNOT_START = (
+    "web process {index} (pid {pid}) cannot start because of the error above, and every "
+    "restart would meet it again; stopping the dyno. Fix that error, then redeploy."
+)
 WEB_CHILD_EXITED = "web process {index} (pid {pid}) exited with {code}; restarting it"
 WEB_CHILD_KILLED = "web process {index} did not stop within the deadline; killing it"
 ENV_NOT_A_NUMBER = "{name}={value!r} is not a number; using {default}. Fix: set a whole number."

@@ -16,6 +16,7 @@ import pytest
 
 from buildpack.runtime.layers.connections import IDLE_TRIM_SECONDS
 from buildpack.runtime.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
+from buildpack.runtime.layers.resilience import is_certificate_error
 from tests.support.clients import ADMIN_NAME, ClientSampler, server_clients
 from tests.support.redis import RedisServer
 
@@ -238,3 +239,19 @@ def test_a_receive_cancelled_as_its_message_arrives_leaves_no_phantom_demand(
     assert taken is False, "nobody could take it: the caller puts it back"
     assert waiting_on == 0 and wanted == []
     assert message["id"] == "next"
+
+
+@pytest.mark.parametrize("layer_class", [RedisChannelLayer, RedisPubSubChannelLayer])
+def test_an_untrusted_certificate_is_raised_at_once_not_retried_until_the_expiry(
+    tls_redis: Any, layer_class: type
+) -> None:
+    # Retrying rides out refusals and outages; a certificate never becomes trusted by waiting.
+    async def scenario() -> BaseException:
+        layer = layer_class(hosts=[tls_redis.url], expiry=60)
+        with pytest.raises(Exception) as raised:
+            await asyncio.wait_for(layer.send("jobs", {"type": "x"}), 10)
+        return raised.value
+
+    error = asyncio.run(scenario())
+    assert not isinstance(error, (TimeoutError, asyncio.TimeoutError)), "retried, not raised"
+    assert is_certificate_error(error), repr(error)

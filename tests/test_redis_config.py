@@ -175,6 +175,24 @@ def test_heroku_rediss_with_self_signed_certificate(
     assert web_local.get("/enqueue/?count=1&prefix=local")[0] == 200
 
 
+def test_an_untrusted_redis_certificate_stops_every_web_process_with_the_fix(
+    engine_build: Build, platform: Platform, procs: ProcessGroup, tls_redis: TLSProxy
+) -> None:
+    # Off Heroku, verification is on: each engine, alone or pre-forked, exits 1 once its
+    # start-up probe meets the self-signed certificate, and says which variable to set. No
+    # retries (waiting never makes a certificate trusted), no restarts of pre-forked ones.
+    for processes in ("1", "2"):
+        env = {"REDIS_URL": tls_redis.url, "PORT": "0", "WEB_CONCURRENCY": processes}
+        proc = platform.start(procs, engine_build, "web", dyno="", env=env)
+        assert proc.wait(60) == 1, proc.tail()
+        output = proc.output()
+        assert "CERTIFICATE_VERIFY_FAILED" in output and "CHANNELS_REDIS_TLS_VERIFY=false" in output
+        assert "Traceback" not in output and "retrying" not in output, output
+        assert "restarting it" not in output, output
+        if processes == "2":
+            assert "cannot start because of the error above" in output, output
+
+
 def test_no_password_from_any_url_reaches_logs(
     platform: Platform, procs: ProcessGroup, redis_factory: Callable[..., RedisServer]
 ) -> None:

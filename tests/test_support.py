@@ -206,25 +206,37 @@ def test_env_is_the_complete_environment(procs: ProcessGroup, tmp_path: Path) ->
     assert proc.output() == "1 False\n"  # ONLY_THIS set, PATH not inherited
 
 
-def test_process_group_stops_newest_first(tmp_path: Path) -> None:
+def test_process_group_signals_every_process_before_waiting(tmp_path: Path) -> None:
+    # Each process leaves only once all three got SIGTERM: a group that waited for one
+    # process before signalling the next would have to kill them (no "done" line).
     order = tmp_path / "order"
     src = """
         import signal, sys, time
         def bye(*_):
             with open({path!r}, "a") as f:
-                f.write({name!r} + "\\n")
+                f.write("got {name}\\n")
+            deadline = time.monotonic() + 20
+            while open({path!r}).read().count("got") < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with open({path!r}, "a") as f:
+                f.write("done {name}\\n")
             sys.exit(0)
         signal.signal(signal.SIGTERM, bye)
         print("ready", flush=True)
         time.sleep(120)
     """
-    with ProcessGroup(log_dir=tmp_path) as group:
+    with ProcessGroup(log_dir=tmp_path, stop_timeout=5) as group:
         for name in "abc":
             proc = group.start(_py(src.format(path=str(order), name=name)), name=name)
             proc.wait_for_output("ready", timeout=10)
         assert len(group) == 3
         pids = [p.pid for p in group]
-    assert order.read_text().split() == ["c", "b", "a"]
+    lines = order.read_text().splitlines()
+    assert sorted(line for line in lines if line.startswith("done")) == [
+        "done a",
+        "done b",
+        "done c",
+    ]
     assert not any(pid_alive(pid) for pid in pids)
     assert not any(p.pid in pids for p in procs_mod.live_processes())
 

@@ -21,6 +21,7 @@ from buildpack.redact import redact_url
 from buildpack.runtime.config import autoload
 from buildpack.runtime.config.settings import SWITCH, enabled
 from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.layers.resilience import is_certificate_error
 
 
 class LaunchError(Exception):
@@ -138,19 +139,6 @@ def single_process(settings: Any) -> bool:
     return backend is None or backend in MEMORY_BACKENDS
 
 
-def _is_certificate_error(exc: BaseException) -> bool:
-    import ssl
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _layer_addresses(layer: Any) -> list[str]:
     return [
         redact_url(str(h.get("address", f"{h.get('host')}:{h.get('port', 6379)}")))
@@ -204,7 +192,7 @@ async def _probe_hosts(layer: Any, timeout: float) -> None:
             await asyncio.wait_for(call(), timeout)
         except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"
-            if _is_certificate_error(exc):
+            if is_certificate_error(exc):
                 raise LaunchError(
                     messages.REDIS_TLS_UNTRUSTED.format(
                         url=address, detail="CERTIFICATE_VERIFY_FAILED"

@@ -5,8 +5,10 @@ listening socket by file descriptor (the kernel spreads connections among them).
 interpreters, not ``fork()`` copies: Daphne's reactor and any threads or connections the
 app opens at import time are not fork-safe. The parent stays small (it imports neither
 Django nor the app: the first child reads the settings and reports whether they allow more
-processes), restarts a child that dies, gives up on a crash loop, and on SIGTERM/SIGINT
-passes the signal on and waits for the children's graceful shutdown.
+processes), restarts a child that dies, gives up on a crash loop or on a child that
+cannot start (exit code :data:`CANNOT_START`: a configuration error a restart would meet
+again), and on SIGTERM/SIGINT passes the signal on and waits for the children's graceful
+shutdown.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MAX_FAST_EXITS = 3
 POLL_SECONDS = 0.2
 KILL_GRACE = 5.0
 SINGLE, SCALED = "single", "scaled"  # what process 0 reports
+CANNOT_START = 3  # a child's exit code: it explained a configuration error; do not restart
 
 
 @dataclass
@@ -135,11 +138,19 @@ class Supervisor:
                 code = child.process.poll()
                 if code is None or self.stop_signal is not None:
                     continue
+                if code == CANNOT_START:
+                    log.runtime_error("web", messages.WEB_CHILD_CANNOT_START.format(
+                        index=child.index, pid=child.process.pid
+                    ))  # fmt: skip
+                    return self._give_up("cannot start")
                 if not self._restart(child, code):
-                    self.stop_signal = "crash loop"
-                    self._stop_children()
-                    return 1
+                    return self._give_up("crash loop")
         return self._stop_children()
+
+    def _give_up(self, reason: str) -> int:
+        self.stop_signal = reason
+        self._stop_children()
+        return 1
 
     def _restart(self, child: _Child, code: int) -> bool:
         lived = time.monotonic() - child.started

@@ -25,7 +25,7 @@ from typing import Any
 from buildpack import log, messages
 from buildpack.runtime.launchers import bootstrap, engines, forwarded, oldconns, sockets
 from buildpack.runtime.launchers.bootstrap import LaunchError
-from buildpack.runtime.launchers.supervisor import SCALED, SINGLE
+from buildpack.runtime.launchers.supervisor import CANNOT_START, SCALED, SINGLE
 
 COMPONENT = "web"
 DEFAULT_PORT = 8000
@@ -154,6 +154,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
     """Serve on *fileno* in this process (a pre-forked child, or the only process)."""
     if args.report_fd is not None:
         os.set_inheritable(args.report_fd, False)  # not for processes the app starts
+    fatal = CANNOT_START if child else 1  # for errors a restart would meet again
     try:
         # First: the Daphne engine installs Twisted's reactor before anything imports one.
         engine = engines.load_selected(
@@ -169,7 +170,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
-        return 1
+        return 1  # may be passing (the app's import): the supervisor retries
     from channels.layers import get_channel_layer
 
     from buildpack.runtime.launchers.rejections import RejectionLogger
@@ -189,7 +190,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         # the engine's loop: Daphne calls this before its loop runs (no get_running_loop)
         engines.quiet_aborted_requests(asyncio.get_event_loop())
         processes = (args.processes or 1) if index == 0 else 0  # process 0 checks the formation
-        _after_start(running, layer, beats, probe=not single, dyno_processes=processes)
+        _after_start(running, layer, beats, probe=not single, dyno_processes=processes, fatal=fatal)
 
     async def on_stopping() -> None:
         for beat in beats:  # status stops listing this process as it stops accepting
@@ -248,6 +249,7 @@ def _after_start(
     *,
     probe: bool,
     dyno_processes: int,
+    fatal: int,
 ) -> None:
     """Start-up work in the loop, in order: the Redis probe, which fits this process's client
     budget to the server (2 on a 20-client plan), then the heartbeat, whose commands would
@@ -260,7 +262,7 @@ def _after_start(
                 await bootstrap.probe_layer(layer, dyno_processes=dyno_processes)
             except LaunchError as exc:
                 log.runtime_error(COMPONENT, str(exc))
-                running.begin_shutdown("Redis certificate not trusted", exit_code=1)
+                running.begin_shutdown("Redis certificate not trusted", exit_code=fatal)
                 return
         beat = heartbeat.start(layer, COMPONENT, [])  # None with the in-memory layer
         beats.extend([beat] if beat is not None else [])

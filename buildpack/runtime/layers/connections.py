@@ -28,6 +28,7 @@ from buildpack.runtime.layers.resilience import (
     OUTAGE,
     RETRY_BACKOFF,
     in_background,
+    is_certificate_error,
     refused_at_limit,
 )
 
@@ -173,7 +174,7 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
             try:
                 connection = await super().get_connection(*args, **options)
             except errors as exc:
-                if time.monotonic() - started >= self.patience:
+                if time.monotonic() - started >= self.patience or is_certificate_error(exc):
                     raise
                 delay = next(delays, RETRY_BACKOFF[-1])
                 self._refused_until = time.monotonic() + delay

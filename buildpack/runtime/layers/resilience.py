@@ -6,11 +6,14 @@
 * :class:`OutageLog`: one line when Redis goes away, a reminder every 30 s, one when back.
 * :func:`in_background`: fire-and-forget work whose failure is logged, never left as
   "Task exception was never retrieved".
+* :func:`is_certificate_error`: an untrusted TLS certificate, which waiting never fixes:
+  raised at once, not retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,6 +24,19 @@ from buildpack.runtime.aio import raise_if_cancelled
 RETRY_BACKOFF = (0.1, 0.25, 0.5, 1.0)  # then every second: a refusal is cheap to retry
 OUTAGE_LOG_EVERY = 30.0
 T = TypeVar("T")
+
+
+def is_certificate_error(exc: BaseException) -> bool:
+    """Whether *exc* (or what it wraps: redis-py re-raises as ``ConnectionError``) is a
+    failed TLS certificate verification."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class OutageLog:
@@ -99,7 +115,8 @@ async def retrying(
     errors: tuple[type[BaseException], ...],
     outage: OutageLog = OUTAGE,
 ) -> T:
-    """``await operation()``, again after a connection error, for up to *patience* seconds."""
+    """``await operation()``, again after a connection error, for up to *patience* seconds
+    (an untrusted certificate is raised at once)."""
     deadline = time.monotonic() + patience
     delays = iter(RETRY_BACKOFF)
     while True:
@@ -108,7 +125,7 @@ async def retrying(
         except errors as exc:
             raise_if_cancelled()  # redis-py may surface our cancellation as an error
             delay = next(delays, RETRY_BACKOFF[-1])
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline or is_certificate_error(exc):
                 raise
             outage.failed(exc)
             await asyncio.sleep(delay)

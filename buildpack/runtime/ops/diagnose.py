@@ -20,6 +20,7 @@ from buildpack import messages
 from buildpack.core.doctor import Finding
 from buildpack.core.plan import Plan
 from buildpack.redact import redact_text, redact_url
+from buildpack.runtime.layers.resilience import is_certificate_error
 
 ASSUMED_DYNO = "web.1"
 REDIS_TIMEOUT = 5.0
@@ -119,12 +120,6 @@ def _tls_mode(host: dict[str, Any]) -> str:
     return "no TLS"
 
 
-def _is_certificate_error(exc: BaseException) -> bool:
-    from buildpack.runtime.launchers.bootstrap import _is_certificate_error as check
-
-    return check(exc)
-
-
 async def _ping_all(layer: Any) -> list[BaseException | None]:
     from buildpack.runtime.ops.status import close_clients, open_clients
 
@@ -164,7 +159,7 @@ def redis_findings(settings: Any) -> list[Finding]:
         address, mode = host_address(host), _tls_mode(host)
         if error is None:
             found.append(Finding("ok", "Redis", f"{address} reachable ({mode})"))
-        elif _is_certificate_error(error):
+        elif is_certificate_error(error):
             text = messages.REDIS_TLS_UNTRUSTED.format(
                 url=address, detail="CERTIFICATE_VERIFY_FAILED"
             )
