@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import statistics
 import threading
 import time
 from collections import Counter
@@ -413,10 +414,13 @@ def test_prefork_processes_share_connections_opened_at_once(
 ) -> None:
     deploy = deployment(platform, procs, engine_build, redis_server)
     web = deploy.web("web.1", processes=2)
-    rounds = [_served_by_after_simultaneous_connects(web.port or 0, 40) for _ in range(5)]
     # Twisted, asyncio and uvloop accept a burst of queued connections per wake-up: the
-    # process that wakes first would take them all (and their keep-alive load), as stock
-    # engines do in every round but the first (40/0). A process the OS does not schedule
-    # for ~40 ms cannot take its turn either, so a loaded machine may spoil a round or two.
-    fair = [counts for counts in rounds if len(counts) == 2 and min(counts.values()) >= 8]
-    assert len(fair) >= 3, rounds
+    # process that wakes first takes most of them (and their keep-alive load). Smaller share
+    # per round of 200, stock engines: uvicorn 0-2 after the first round, Daphne 0-93 with
+    # medians of 5-42 over 7 rounds. Ours take turns: medians 85-96, and 67-78 on a loaded
+    # machine, where a process the OS does not schedule cannot take its turn.
+    smaller = [
+        min(counts.values()) if len(counts) == 2 else 0
+        for counts in (_served_by_after_simultaneous_connects(web.port or 0, 200) for _ in range(7))
+    ]
+    assert statistics.median(smaller) >= 55, smaller
