@@ -75,14 +75,33 @@ def cmd_test(args: list[str]) -> None:
     run(python, "-m", "ruff", "check", *sources)
     run(python, "-m", "ruff", "format", "--check", *sources)
     run(python, "-m", "mypy")
-    run(python, "-m", "pytest", *_parallel(args), *args)
+    parallel = _parallel(args)
+    if not parallel:
+        run(python, "-m", "pytest", *args)
+        return
+    # Tests marked "alone" judge how the OS schedules our processes: other workers' load
+    # would decide them, so they run afterwards, by themselves.
+    codes = [
+        _pytest(python, *parallel, "-m", "not alone", *args),
+        _pytest(python, "-m", "alone", *args),
+    ]
+    failed = [code for code in codes if code not in (0, NO_TESTS_COLLECTED)]
+    if failed or all(code == NO_TESTS_COLLECTED for code in codes):
+        raise SystemExit(failed[0] if failed else NO_TESTS_COLLECTED)
+
+
+NO_TESTS_COLLECTED = 5  # pytest's exit code
+
+
+def _pytest(python: str, *args: str) -> int:
+    return subprocess.run([python, "-m", "pytest", *args], cwd=ROOT, check=False).returncode
 
 
 def _parallel(args: list[str]) -> list[str]:
     """pytest-xdist workers, one per CPU up to 4 (each test module stays on one worker, so
-    its fixture apps are built once); none when the caller chose (-n, -p no:xdist) or
+    its fixture apps are built once); none when the caller chose (-n, -p no:xdist, -m) or
     named test files."""
-    chose = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args)
+    chose = any(a.startswith(("-n", "--numprocesses", "-m")) or a == "no:xdist" for a in args)
     named = any(a.endswith(".py") or "::" in a or a.startswith("tests") for a in args)
     workers = max(1, min(os.cpu_count() or 1, 4))
     return [] if chose or named or workers == 1 else ["-n", str(workers), "--dist", "loadfile"]

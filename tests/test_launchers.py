@@ -409,6 +409,7 @@ def _served_by_after_simultaneous_connects(port: int, count: int) -> Counter[str
 
 
 @pytest.mark.redis
+@pytest.mark.alone  # other tests' load would starve one process of its turns
 def test_prefork_processes_share_connections_opened_at_once(
     platform: Platform, procs: ProcessGroup, engine_build: Build, redis_server: RedisServer
 ) -> None:
