@@ -352,9 +352,9 @@ def _names(requirements: Sequence[str]) -> list[str]:
     return [r.partition(">=")[0] for r in requirements]
 
 
-def _binary_only(requirements: Sequence[str]) -> list[str]:
-    """pip options taking *requirements* from binary wheels only (the others as usual)."""
-    return ["--only-binary", ",".join(_names(requirements))]
+def _from_binary_wheels(requirements: Sequence[str]) -> list[str]:
+    """pip arguments adding *requirements*, taken from binary wheels only (others as usual)."""
+    return ["--only-binary", ",".join(_names(requirements)), *requirements]
 
 
 def install_runtime_into(
@@ -378,10 +378,8 @@ def _install_with_optional(
     on a first build); if that fails, without them, and say so in the build log."""
     optional = missing_optional_dependencies()
     base = _pip_base(app)  # a Python start-up of its own: once
-    if optional:
-        extra = [*_binary_only(optional), *optional]
-        if _python([*base, *command, *extra], env).returncode == 0:
-            return
+    if optional and _python([*base, *command, *_from_binary_wheels(optional)], env).returncode == 0:
+        return
     _run_pip(base, command, env, what)
     if optional:  # our runtime installed alone: the optional packages were the problem
         _say_optional_missing(optional)
@@ -398,7 +396,7 @@ def install_optional(app: AppPython, env: Mapping[str, str]) -> bool:
     missing = missing_optional_dependencies()
     if not missing:
         return False
-    result = _python([*_pip_base(app), "install", "-q", *_binary_only(missing), *missing], env)
+    result = _python([*_pip_base(app), "install", "-q", *_from_binary_wheels(missing)], env)
     if result.returncode != 0:
         _say_optional_missing(missing)
         return False
