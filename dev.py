@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed"
+NO_TESTS_COLLECTED = 5  # pytest's exit code when nothing matched
 
 
 def _die(message: str) -> None:
@@ -63,10 +64,16 @@ def ensure_venv(extra: str) -> Path:
     return PYTHON
 
 
+def call(*command: str) -> int:
+    """Run *command* in the repository; its exit code."""
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
 def run(*command: str) -> None:
-    result = subprocess.run(command, cwd=ROOT, check=False)
-    if result.returncode:
-        raise SystemExit(result.returncode)
+    """Run *command* in the repository; stop with its exit code if it failed."""
+    code = call(*command)
+    if code:
+        raise SystemExit(code)
 
 
 def cmd_test(args: list[str]) -> None:
@@ -82,19 +89,12 @@ def cmd_test(args: list[str]) -> None:
     # Tests marked "alone" judge how the OS schedules our processes: other workers' load
     # would decide them, so they run afterwards, by themselves.
     codes = [
-        _pytest(python, *parallel, "-m", "not alone", *args),
-        _pytest(python, "-m", "alone", *args),
+        call(python, "-m", "pytest", *parallel, "-m", "not alone", *args),
+        call(python, "-m", "pytest", "-m", "alone", *args),
     ]
     failed = [code for code in codes if code not in (0, NO_TESTS_COLLECTED)]
     if failed or all(code == NO_TESTS_COLLECTED for code in codes):
         raise SystemExit(failed[0] if failed else NO_TESTS_COLLECTED)
-
-
-NO_TESTS_COLLECTED = 5  # pytest's exit code
-
-
-def _pytest(python: str, *args: str) -> int:
-    return subprocess.run([python, "-m", "pytest", *args], cwd=ROOT, check=False).returncode
 
 
 def _parallel(args: list[str]) -> list[str]:
