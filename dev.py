@@ -1,30 +1,74 @@
 #!/usr/bin/env python3
 """Developer entry point; needs only Python 3.10+ (it makes its own virtualenv in .venv).
 
-python3 dev.py demo            build the example app like Heroku would and run it locally
-python3 dev.py test [ARGS]     lint, type-check and run the test suite (ARGS go to pytest)
-python3 dev.py bench [--quick] run the benchmarks (writes bench/results/)
+python3 dev.py demo             build the example app like Heroku would and run it locally
+python3 dev.py test [ARGS]      lint, type-check and run the test suite (ARGS go to pytest)
+python3 dev.py bench [--quick]  run the benchmarks (writes bench/results/)
+python3 dev.py lock [--upgrade] re-lock (--upgrade: to the newest releases as of now), then copy
+                                the lock's versions into the slug pins; prints what changed
+python3 dev.py outdated         list releases newer than the lock's, changing nothing
+
+Every command first makes .venv exactly uv.lock (``uv sync --frozen``: no resolution, and
+nothing at all while the lock and the venv are unchanged), so a clone tests what the lock
+says, today or a year from now.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
+UV = VENV / "bin" / "uv"
 STAMP = VENV / ".installed"
+LOCK = ROOT / "uv.lock"
+PYPROJECT = ROOT / "pyproject.toml"
+EXTRAS = ("test",)  # the demo, the tests and the bench all run the test extra
+# The lock's date (pyproject.toml [tool.uv] exclude-newer): what the index looked like then.
+EXCLUDE_NEWER = re.compile(r'^(exclude-newer = ")([^"]+)(")$', re.M)
+# The package indexes the tests' own installs see (fixture apps, slugs) stop at that date too.
+INDEX_DATE_VARS = ("UV_EXCLUDE_NEWER", "PIP_UPLOADED_PRIOR_TO")
 NO_TESTS_COLLECTED = 5  # pytest's exit code when nothing matched
 
 
 def _die(message: str) -> None:
     sys.stderr.write(f"dev.py: {message}\n")
     raise SystemExit(1)
+
+
+def locked(name: str) -> tuple[str, list[str]]:
+    """*name*'s version and file hashes in uv.lock (read as text: Python 3.10 has no tomllib)."""
+    text = LOCK.read_text(encoding="utf-8")
+    entry = re.compile(
+        rf'^\[\[package\]\]\nname = "{re.escape(name)}"\nversion = "([^"]+)"\n', re.M
+    )
+    match = entry.search(text)
+    if match is None:
+        _die(f"uv.lock holds no {name}: add it to pyproject.toml's test extra, then dev.py lock.")
+    end = text.find("\n[[package]]", match.end())
+    block = text[match.end() : end if end != -1 else len(text)]
+    return match.group(1), re.findall(r'hash = "(sha256:[0-9a-f]+)"', block)
+
+
+def _pip_install_locked(pip: list[str], name: str) -> None:
+    """``pip install`` the lock's *name*, its download checked against the lock's hashes."""
+    version, hashes = locked(name)
+    with tempfile.TemporaryDirectory(prefix="dev-") as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        options = " ".join(f"--hash={digest}" for digest in hashes)
+        requirements.write_text(f"{name}=={version} {options}\n", encoding="utf-8")
+        command = [*pip, "install", "-q", "--require-hashes", "--no-deps", "-r", str(requirements)]
+        if subprocess.run(command, check=False).returncode != 0:
+            _die(f"cannot install {name} {version} from the package index (pip's output above).")
 
 
 def _create_venv() -> None:
@@ -35,33 +79,67 @@ def _create_venv() -> None:
     except (subprocess.CalledProcessError, OSError):
         pass
     venv.create(VENV, with_pip=False, clear=True)
-    bootstrap = [sys.executable, "-m", "pip", "--python", str(PYTHON), "install", "-q", "pip"]
-    if subprocess.run(bootstrap, check=False).returncode != 0:
+    probe = [sys.executable, "-m", "pip", "--version"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode:
         _die(
             "cannot create a virtualenv with pip: this Python has neither ensurepip nor pip. "
             "Fix (Debian/Ubuntu): sudo apt install python3-venv"
         )
+    _pip_install_locked([sys.executable, "-m", "pip", "--python", str(PYTHON)], "pip")
 
 
-def ensure_venv(extra: str) -> Path:
-    """Create .venv if needed and (re)install the project with *extra* when inputs changed."""
+def _uv_version() -> str:
+    if not UV.exists():
+        return ""
+    out = subprocess.run([str(UV), "--version"], capture_output=True, text=True, check=False)
+    words = out.stdout.split()
+    return words[1] if out.returncode == 0 and len(words) > 1 else ""
+
+
+def sync_lock(python: Path, environment: Path) -> None:
+    """Make *environment* (the venv of *python*) exactly uv.lock: ``uv sync --frozen`` installs
+    the lock as written (hash-checked, no resolution) and leaves what already matches alone."""
+    if _uv_version() != locked("uv")[0]:
+        _pip_install_locked([str(PYTHON), "-m", "pip", "--disable-pip-version-check"], "uv")
+    extras = [arg for extra in EXTRAS for arg in ("--extra", extra)]
+    command = [str(UV), "sync", "-q", "--frozen", "--inexact", *extras, "--python", str(python)]
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment)}
+    if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
+        _die("uv sync failed (see above).")
+
+
+def ensure_venv() -> Path:
+    """Create .venv if needed; make it uv.lock (our package editable) when the lock, the
+    project or this Python changed since the last install."""
     if sys.version_info < (3, 10):  # noqa: UP036 - dev.py itself may run on an old python3
         _die(f"Python 3.10+ is required (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
         print(f"dev.py: creating {VENV} ...", flush=True)
         _create_venv()
     # The .pth is copied into site-packages at install time (not linked): reinstall when it changes.
-    inputs = [ROOT / "pyproject.toml", ROOT / "buildpack" / "channels_buildpack.pth"]
+    inputs = [LOCK, PYPROJECT, ROOT / "buildpack" / "channels_buildpack.pth"]
     wanted = hashlib.sha256(
-        b"".join(p.read_bytes() for p in inputs) + extra.encode() + sys.version.encode()
+        b"".join(p.read_bytes() for p in inputs) + repr(EXTRAS).encode() + sys.version.encode()
     ).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
-        print(f"dev.py: installing channels-buildpack[{extra}] into {VENV} ...", flush=True)
-        pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, "-e", f"{ROOT}[{extra}]"], check=True)
+        print(f"dev.py: installing uv.lock into {VENV} ...", flush=True)
+        sync_lock(PYTHON, VENV)
         STAMP.write_text(wanted)
     return PYTHON
+
+
+def lock_date() -> str:
+    """The lock's date: pyproject.toml's ``[tool.uv] exclude-newer``."""
+    match = EXCLUDE_NEWER.search(PYPROJECT.read_text(encoding="utf-8"))
+    if match is None:
+        _die('pyproject.toml has no [tool.uv] exclude-newer = "..." line.')
+    return match.group(2)
+
+
+def _at_lock_date() -> None:
+    """The tests', demo's and bench's own installs resolve as of the lock's date too."""
+    for name in INDEX_DATE_VARS:
+        os.environ.setdefault(name, lock_date())
 
 
 def call(*command: str) -> int:
@@ -77,7 +155,8 @@ def run(*command: str) -> None:
 
 
 def cmd_test(args: list[str]) -> None:
-    python = str(ensure_venv("test"))
+    python = str(ensure_venv())
+    _at_lock_date()
     sources = [p for p in ("buildpack", "tests", "bench", "dev.py") if (ROOT / p).exists()]
     run(python, "-m", "ruff", "check", *sources)
     run(python, "-m", "ruff", "format", "--check", *sources)
@@ -108,16 +187,65 @@ def _parallel(args: list[str]) -> list[str]:
 
 
 def cmd_demo(args: list[str]) -> None:
-    python = str(ensure_venv("test"))
+    python = str(ensure_venv())
+    _at_lock_date()
     os.execv(python, [python, "-m", "tests.support.demo", *args])
 
 
 def cmd_bench(args: list[str]) -> None:
-    python = str(ensure_venv("test"))  # the test extra carries the bench tools
+    python = str(ensure_venv())  # the test extra carries the bench tools
+    _at_lock_date()
     os.execv(python, [python, "-m", "bench", *args])
 
 
-COMMANDS = {"test": cmd_test, "demo": cmd_demo, "bench": cmd_bench}
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cmd_lock(args: list[str]) -> None:
+    """Re-lock (with --upgrade: the newest releases as of now, the lock's date moved to now),
+    then copy the lock's versions into the slug pins and the build backend pin."""
+    if args not in ([], ["--upgrade"]):
+        _die("usage: python3 dev.py lock [--upgrade]")
+    python = str(ensure_venv())
+    if args:
+        text = PYPROJECT.read_text(encoding="utf-8")
+        lock_date()  # the line exists
+        PYPROJECT.write_text(EXCLUDE_NEWER.sub(rf"\g<1>{_now()}\g<3>", text), encoding="utf-8")
+        print(f"dev.py: lock date moved to {lock_date()}", flush=True)
+    run(str(UV), "lock", *args)
+    run(python, "-m", "tests.support.lockfile", "sync")
+    run(str(UV), "lock")  # the [build-system] pin may have moved with the lock: record it
+    ensure_venv()
+    print("dev.py: next: python3 dev.py test, python3 dev.py bench --quick, then commit.")
+
+
+def cmd_outdated(args: list[str]) -> None:
+    """What ``lock --upgrade`` would change as of now; nothing is written."""
+    if args:
+        _die("usage: python3 dev.py outdated")
+    ensure_venv()
+    command = [str(UV), "lock", "--upgrade", "--dry-run", "--exclude-newer", _now()]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise SystemExit(result.returncode)
+    changes = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith(("Update ", "Add ", "Remove "))
+    ]
+    for line in changes or [f"nothing newer than the lock's versions (locked {lock_date()})"]:
+        print(f"dev.py: {line}")
+
+
+COMMANDS = {
+    "test": cmd_test,
+    "demo": cmd_demo,
+    "bench": cmd_bench,
+    "lock": cmd_lock,
+    "outdated": cmd_outdated,
+}
 
 
 def main() -> None:

@@ -173,7 +173,10 @@ def _with_engine(build: Build, engine: str) -> dict[str, str]:
     from buildpack.core import pins
 
     python = str(build.app_dir / ".heroku" / "python" / "bin" / "python")
-    packages = [pins.pinned(name) for name in pins.ENGINE_PACKAGES[engine]]
+    probe = [python, "-c", "import sys; print(*sys.version_info[:2])"]
+    major, minor = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.split()
+    app_python = (int(major), int(minor))  # the build pins for the app's Python, not ours
+    packages = [pins.pinned(name, app_python) for name in pins.ENGINE_PACKAGES[engine]]
     command = [uv_binary(), "pip", "install", "-q", "--python", python, *packages]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -614,20 +613,40 @@ def test_read_env_dir_missing(tmp_path: Path) -> None:
 
 
 def test_pins_format() -> None:
-    for name, version in pins.PINS.items():
-        assert re.fullmatch(r"\d+\.\d+(\.\d+)?", version), name  # websockets: 17.4
-        assert pins.pinned(name) == f"{name}=={version}"
-        major, minor = version.split(".")[:2]
+    for name, runs in pins.PINS.items():
+        assert runs, name
+        floors = [tuple(int(p) for p in python.split(".")) for _, python in runs]
+        assert floors == sorted(floors, reverse=True), name  # newest Python first
+        assert floors[-1] == (3, 10), name  # every Python we support gets a pin
+        for version, _ in runs:
+            assert re.fullmatch(r"\d+\.\d+(\.\d+)?", version), name  # websockets: 17.4
+        assert pins.pinned(name) == f"{name}=={pins.version(name)}"
+        major, minor = runs[0][0].split(".")[:2]
         assert pins.minimum(name) == f"{name}>={major}.{minor}"
     assert pins.pinned("channels-redis").startswith("channels-redis==4.")
     assert pins.minimum("daphne").startswith("daphne>=4.")
+
+
+def test_a_pin_is_chosen_by_the_python_it_installs_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pins.PINS, "example", (("3.0", "3.12"), ("2.0", "3.11"), ("1.0", "3.10")))
+    assert [pins.version("example", (3, minor)) for minor in (10, 11, 12, 14)] == [
+        "1.0",
+        "2.0",
+        "3.0",
+        "3.0",
+    ]
+    assert pins.pinned("example", (3, 11, 4)) == "example==2.0"
+    assert pins.version("example") == pins.version("example", sys.version_info[:2])
+    assert pins.minimum("example") == "example>=3.0"
 
 
 def test_every_required_package_is_pinned() -> None:
     assert set(pins.REQUIRED) == {"channels", "django"}
     assert pins.REQUIRED["channels"] == ("channels", "daphne", "channels-redis")
     assert pins.REQUIRED["django"] == ("gunicorn",)
-    for names in [*pins.REQUIRED.values(), *pins.ENGINE_PACKAGES.values()]:
+    runtime = [install._name(r) for r in (*install.runtime_dependencies(), "tomli")]
+    optional = [install._name(r) for r in install.OPTIONAL_DEPENDENCIES]
+    for names in [*pins.REQUIRED.values(), *pins.ENGINE_PACKAGES.values(), runtime, optional]:
         for name in names:
             assert name in pins.PINS
 
@@ -641,18 +660,24 @@ def test_the_uvicorn_engine_chosen_at_build_time_adds_its_packages() -> None:
     assert pins.required(False, uvicorn) == ("gunicorn",)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["channels", "daphne", "channels-redis", "gunicorn", "uvicorn", "httptools"],
-)
-def test_pins_match_the_versions_the_tests_run(name: str) -> None:
-    # pins.py: "Kept current with the versions the test suite runs".
-    assert metadata.version(name) == pins.PINS[name]
-
-
 def test_the_websockets_pin_still_installs_on_python_3_10() -> None:
-    # websockets 17 requires Python 3.11; the suite's own Python may have a newer one
-    assert pins.PINS["websockets"].split(".")[0] == "16"
+    # websockets 17 requires Python 3.11: Python 3.10 apps get the last 16.x
+    assert pins.version("websockets", (3, 10)).split(".")[0] == "16"
+
+
+def test_missing_runtime_packages_are_installed_at_their_pins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(install, "_satisfied", lambda requirement: False)
+    assert install.missing_runtime_dependencies() == [
+        pins.pinned(install._name(r)) for r in install.runtime_dependencies()
+    ]
+    assert install.missing_optional_dependencies() == [pins.pinned("uvloop")]
+    assert install._from_binary_wheels([pins.pinned("uvloop")]) == [
+        "--only-binary",
+        "uvloop",
+        pins.pinned("uvloop"),
+    ]
 
 
 def test_runtime_dependencies_mirror_pyproject() -> None:

@@ -144,7 +144,7 @@ def install_server_packages(
     guard_install(lambda: installer([pins.pinned(n) for n in missing]))
     for name in missing:
         file, line = _fix_line(plan, name)
-        log.detail(f"{name} {pins.PINS[name]} (installed by channels-buildpack)")
+        log.detail(f"{name} {pins.version(name)} (installed by channels-buildpack)")
         log.warn(
             messages.MISSING_SERVER_PACKAGE.format(
                 package=name, pin=pins.pinned(name), file=file, line=line

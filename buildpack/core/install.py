@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack import __version__, log
-from buildpack.core import safefs
+from buildpack.core import pins, safefs
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
+# What our runtime accepts when the app already has it (mirrors pyproject.toml); a missing
+# or older one is installed at its pin (pins.py, a copy of uv.lock).
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
 # Makes the web process faster when present (Daphne's reactor and uvicorn run on it; see
 # runtime/launchers/speedups.py). Binary wheels only, best effort: a Python that has no
@@ -269,12 +271,17 @@ def is_installed(name: str) -> bool:
 
 
 def missing_runtime_dependencies() -> list[str]:
-    """Our runtime requirements the app's Python lacks, or has older than our minimum.
+    """Our runtime requirements the app's Python lacks, or has older than our minimum, pinned.
 
     Runs before ``packaging`` is importable (it is one of them), so the check is the one
     our requirements need: ``name>=X.Y`` against the installed release numbers.
     """
-    return [r for r in runtime_dependencies() if not _satisfied(r)]
+    return [pins.pinned(_name(r)) for r in runtime_dependencies() if not _satisfied(r)]
+
+
+def _name(requirement: str) -> str:
+    """The project name of a ``name>=X``, ``name==X`` or ``name; marker`` requirement."""
+    return re.split(r"[<>=!~;\s]", requirement, maxsplit=1)[0]
 
 
 def _satisfied(requirement: str) -> bool:
@@ -343,13 +350,15 @@ def install_runtime(
 
 
 def missing_optional_dependencies() -> list[str]:
-    """The :data:`OPTIONAL_DEPENDENCIES` that apply here and are not installed."""
-    return [r for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)]
+    """The :data:`OPTIONAL_DEPENDENCIES` that apply here and are not installed, pinned."""
+    return [
+        pins.pinned(_name(r)) for r in OPTIONAL_DEPENDENCIES if _applies(r) and not _satisfied(r)
+    ]
 
 
 def _names(requirements: Sequence[str]) -> list[str]:
-    """The project names of ``name>=X`` requirements."""
-    return [r.partition(">=")[0] for r in requirements]
+    """The project names of requirements."""
+    return [_name(r) for r in requirements]
 
 
 def _from_binary_wheels(requirements: Sequence[str]) -> list[str]:

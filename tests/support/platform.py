@@ -40,6 +40,16 @@ export LANG="${LANG:-C.UTF-8}"
 """
 
 
+# dev.py sets these to the lock's date: the package index as the lock saw it, for the
+# platform's own installs too (pip >= 26 reads the second).
+INDEX_DATE_VARS = ("UV_EXCLUDE_NEWER", "PIP_UPLOADED_PRIOR_TO")
+
+
+def index_date_env() -> dict[str, str]:
+    """The index-date variables of this process, for a build environment made from scratch."""
+    return {name: os.environ[name] for name in INDEX_DATE_VARS if name in os.environ}
+
+
 def uv_binary() -> str:
     """The uv executable from the test environment (a PyPI wheel, nothing installed by hand)."""
     try:
@@ -169,6 +179,7 @@ class Platform:
         for name, value in config_vars.items():
             (env_dir / name).write_text(value)
         env = {"PATH": system_path(), "HOME": str(base), "STACK": "heroku-24", "LANG": "C.UTF-8"}
+        env.update(index_date_env())
         build = Build(source, app_dir, self._run([str(BIN / "detect"), str(build_dir)], env))
         build.build_dir = build_dir
         build.config_vars = config_vars
@@ -219,7 +230,8 @@ class Platform:
     ) -> None:
         python = str(link / "bin" / "python")
         env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(link), "VIRTUAL_ENV": str(link)}
-        if uses_uv:
+        if uses_uv:  # the app's own lock decides (a lock date of ours would make it stale)
+            env.pop("UV_EXCLUDE_NEWER", None)
             command = [uv, "sync", "-q", "--locked", "--no-default-groups", "--no-install-project"]
         elif (build_dir / "requirements.txt").is_file():
             command = [uv, "pip", "install", "-q", "--python", python, "-r", "requirements.txt"]
