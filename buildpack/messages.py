@@ -263,6 +263,23 @@ REDIS_UNAVAILABLE = (
     "'max number of clients reached': the plan's client limit is used up. Fix: fewer "
     "processes, heroku config:set CHANNELS_REDIS_MAX_CONNECTIONS=2, or a larger Redis plan"
 )
+REDIS_BACK = "channel layer reachable again after {seconds:.1f} s"
+REDIS_STALLED = (
+    "Redis has not answered for {seconds:.0f} s (a snapshot, maintenance or an overloaded "
+    "server?); commands wait for it instead of failing, so nothing is lost meanwhile"
+)
+REDIS_ANSWERS_AGAIN = "Redis answers again after {seconds:.1f} s"
+REDIS_FULL = (
+    "Redis is full and refuses writes ({error}): it reached its maxmemory and its policy "
+    "evicts nothing (noeviction, Heroku's default). Sends and group changes wait and retry "
+    "for up to the message expiry. Fix: heroku redis:info shows the memory in use; find what "
+    "fills it (keys without an expiry: heroku redis:cli, then --bigkeys) or move to a larger plan"
+)
+REDIS_WRITABLE_AGAIN = "Redis accepts writes again after {seconds:.1f} s (it was full)"
+REDIS_DATA_LOST = (
+    "Redis at {address} came back without its data (restarted empty, flushed or failed "
+    "over): put back {count} group membership(s) of this process's consumers"
+)
 REDIS_AT_LIMIT = (
     "Redis refused one more connection ({error}); this process carries on with its {open} "
     "open one(s), so commands wait a little. If it says 'max number of clients reached': "

@@ -28,13 +28,17 @@ from buildpack.runtime.layers.resilience import (
     OUTAGE,
     RETRY_BACKOFF,
     in_background,
-    is_certificate_error,
+    is_transient,
     refused_at_limit,
 )
 
 # Blocking pops wait up to ``brpop_timeout`` (5 s) on the server. A reply slower than that
-# plus this margin means the connection or server is gone: raise, reconnect, retry.
-SOCKET_TIMEOUT_MARGIN = 10.0
+# plus this margin means the server is stalled (a snapshot fork, maintenance, a noisy
+# neighbour) or gone. A stalled server still answers in the end, and giving up on a command
+# it will run later loses what it pops and may run a write twice, so a connection waits a
+# minute (the default message expiry) before it counts as dead; a dead peer is found sooner
+# by TCP keepalive (~60 s) or a reset.
+SOCKET_TIMEOUT_MARGIN = 60.0
 CONNECT_TIMEOUT = 5.0
 # Ping a pooled connection before reuse when it sat idle this long (half-open sockets
 # after a failover or a NAT timeout are found before a real command is lost on them).
@@ -59,8 +63,9 @@ def _keepalive_options() -> dict[int, int]:
 def connection_defaults(brpop_timeout: float) -> dict[str, Any]:
     """redis-py connection options that keep idle readers alive and dead ones short-lived.
 
-    * ``socket_timeout`` = blocking window + margin: longer than any reply we wait for
-      (the 5 s BZPOPMIN), finite so a dead connection raises instead of hanging.
+    * ``socket_timeout`` = blocking window + a minute: longer than any reply we wait for
+      (the 5 s BZPOPMIN) and than the stalls a Redis has, finite so a dead connection
+      raises instead of hanging.
     * ``socket_connect_timeout``: a Redis that does not answer in 5 s is down; retry later.
     * TCP keepalive and ``health_check_interval``: detect dead idle connections early.
     * ``retry``: two quick retries on a connection error. channels_redis builds its pools
@@ -108,13 +113,6 @@ def client_budget(host: Any) -> int:
     """Redis clients one process may hold on this host (``max_connections``, default 3)."""
     value = host.get("max_connections") if isinstance(host, dict) else None
     return max(1, int(value)) if value else DEFAULT_CLIENT_BUDGET
-
-
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean "Redis is unreachable or refusing right now", worth a retry."""
-    import redis.exceptions
-
-    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
@@ -169,12 +167,11 @@ class BudgetPool(BlockingConnectionPool):  # type: ignore[misc]
         """redis-py 8 calls this without arguments, 5.x with the command name: passed on."""
         started = time.monotonic()
         delays = iter(RETRY_BACKOFF)
-        errors = transient_errors()
         while True:
             try:
                 connection = await super().get_connection(*args, **options)
-            except errors as exc:
-                if time.monotonic() - started >= self.patience or is_certificate_error(exc):
+            except Exception as exc:
+                if time.monotonic() - started >= self.patience or not is_transient(exc):
                     raise
                 delay = next(delays, RETRY_BACKOFF[-1])
                 self._refused_until = time.monotonic() + delay

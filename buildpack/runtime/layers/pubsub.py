@@ -22,8 +22,14 @@ from typing import Any
 from channels_redis.pubsub import RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import decode_hosts
 
-from buildpack.runtime.layers.connections import blocking_pool, transient_errors
-from buildpack.runtime.layers.resilience import OUTAGE, RETRY_BACKOFF, retrying
+from buildpack.runtime.layers.connections import blocking_pool
+from buildpack.runtime.layers.resilience import (
+    OUTAGE,
+    RETRY_BACKOFF,
+    is_transient,
+    outage_for,
+    retrying,
+)
 
 POLL_SECONDS = 0.1  # channels_redis's own get_message timeout
 
@@ -57,11 +63,7 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
                 self._reserved_in = pool
 
     async def _patiently(self, operation: Any) -> Any:
-        return await retrying(
-            operation,
-            patience=float(self.queue.expiry),
-            errors=transient_errors(),
-        )
+        return await retrying(operation, patience=float(self.queue.expiry))
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self._patiently(lambda: super(BudgetShard, self).publish(channel, message))
@@ -73,8 +75,10 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
         """Best effort: a consumer that leaves while Redis is away needs no error."""
         try:
             await super().unsubscribe(channel)
-        except transient_errors() as exc:
-            OUTAGE.failed(exc)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            outage_for(exc).failed(exc)
             self._subscribed_to.discard(channel)
 
     async def _do_receiving(self) -> None:
@@ -91,8 +95,10 @@ class BudgetShard(RedisSingleShardConnection):  # type: ignore[misc]
                     await asyncio.sleep(POLL_SECONDS)
             except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
                 raise
-            except transient_errors() as exc:
-                OUTAGE.failed(exc)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                outage_for(exc).failed(exc)
                 await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
                 continue
             OUTAGE.recovered()

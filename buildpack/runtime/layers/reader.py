@@ -30,16 +30,15 @@ from typing import Any
 
 from buildpack import log
 from buildpack.runtime.aio import raise_if_cancelled
-from buildpack.runtime.layers.connections import (
-    blocking_pool,
-    connection_defaults,
-    transient_errors,
-)
+from buildpack.runtime.layers.connections import blocking_pool, connection_defaults
 from buildpack.runtime.layers.resilience import (
     OUTAGE,
     RETRY_BACKOFF,
     in_background,
+    is_transient,
+    outage_for,
     retrying,
+    stall_watch,
 )
 
 WAKE_PREFIX = b"\x00channels-buildpack:wake:"  # never a serialized message (msgpack)
@@ -76,9 +75,12 @@ def _reader_pool(layer: Any, index: int) -> Any:
     host = layer.hosts[index]
     if "master_name" in host:
         return layer.create_pool(index)
-    options = {**connection_defaults(layer.brpop_timeout), **host}
-    if options["socket_timeout"] is None or options["socket_timeout"] <= layer.brpop_timeout:
-        options["socket_timeout"] = connection_defaults(layer.brpop_timeout)["socket_timeout"]
+    defaults = connection_defaults(layer.brpop_timeout)
+    options = {**defaults, **host}
+    # Never shorter than ours: a reader that gives up on a stalled server loses what the
+    # server pops for it once it carries on (None: wait for ever, also fine).
+    if options["socket_timeout"] is not None:
+        options["socket_timeout"] = max(options["socket_timeout"], defaults["socket_timeout"])
     return blocking_pool(options, size=1, patience=float(layer.expiry))
 
 
@@ -137,19 +139,18 @@ class Reader:
             await pipe.execute()
 
     async def _run(self) -> None:
-        errors = transient_errors()
         delays = iter(RETRY_BACKOFF)
         while not self.closing:
             try:
                 await self._read_once()
-            except errors as exc:
-                raise_if_cancelled()
-                OUTAGE.failed(exc)
-                await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
-                continue
             except Exception as exc:  # never let the process's only reader die
-                log.runtime_error("redis", f"channel layer reader: {type(exc).__name__}: {exc}")
-                await asyncio.sleep(RETRY_BACKOFF[-1])
+                raise_if_cancelled()
+                if is_transient(exc):
+                    outage_for(exc).failed(exc)
+                    await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
+                else:
+                    log.runtime_error("redis", f"channel layer reader: {type(exc).__name__}: {exc}")
+                    await asyncio.sleep(RETRY_BACKOFF[-1])
                 continue
             delays = iter(RETRY_BACKOFF)
 
@@ -162,10 +163,11 @@ class Reader:
         self.blocked_on = frozenset(keys)
         self.wake_pending = False
         try:
-            reply = await shielded(
-                self.client.bzpopmin([self.wake_key, *keys], timeout=self.timeout),
-                lambda result: self._orphan(*decoded(result)),
-            )
+            with stall_watch(allowed=self.timeout):
+                reply = await shielded(
+                    self.client.bzpopmin([self.wake_key, *keys], timeout=self.timeout),
+                    lambda result: self._orphan(*decoded(result)),
+                )
         finally:
             self.blocked_on = None
         OUTAGE.recovered()
@@ -205,7 +207,7 @@ class Reader:
                 pipe.expire(key, expiry)
                 await pipe.execute()
 
-        await retrying(put_back, patience=float(expiry), errors=transient_errors())
+        await retrying(put_back, patience=float(expiry))
 
     async def close(self) -> None:
         """Stop after the pop in flight (woken at once); put back what it took. Not
@@ -360,8 +362,10 @@ class Receiver:
 
             try:
                 result = await shielded(self.commands(index).zpopmin(key, count), orphan)
-            except transient_errors():
+            except Exception as exc:
                 raise_if_cancelled()
+                if not is_transient(exc):
+                    raise
                 return []  # Redis is unhappy: wait on the reader, which retries
             if result:
                 return _all(result, index)

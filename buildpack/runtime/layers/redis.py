@@ -20,11 +20,19 @@
    and consumers (:mod:`.reader`), and a command pool within a per-process budget
    (``max_connections``, default 3 including the reader; :mod:`.connections`).
 
-4. Refusals and outages are transient: a send, group operation or receive that meets
-   ``max number of clients reached`` or a restarting Redis backs off and retries for up
-   to the message expiry instead of raising into the consumer (which would close its
-   WebSocket with 1011). A send is retried with the same member and score, so a retry
-   never adds it twice.
+4. Refusals, outages, stalls and a full Redis are transient: a send, group operation or
+   receive that meets ``max number of clients reached``, a dropped or timed-out connection,
+   a restarting Redis or ``OOM command not allowed`` backs off and retries for up to the
+   message expiry instead of raising into the consumer (which would close its WebSocket
+   with 1011). A retry never writes twice: a send and each shard of a group send is one Lua
+   script, serialized once, that first claims a *write id* (``SET <prefix>:cbp:w:<id> NX EX
+   <expiry>``); a retry after a reply lost with its connection finds the id taken and adds
+   nothing, even if the first copy was received in between. (Stock ``group_send``
+   serializes again on every call, so retrying it would deliver twice.) Ids cost about 100
+   bytes of Redis memory per message for the expiry (60 s).
+
+5. A Redis that comes back empty (a mini plan's reboot) is repopulated with this process's
+   group memberships within seconds: :mod:`.recovery`.
 
 Messages and keys are unchanged, so this layer interoperates with stock readers/senders.
 """
@@ -32,7 +40,9 @@ Messages and keys are unchanged, so this layer interoperates with stock readers/
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -49,9 +59,9 @@ from buildpack.runtime.layers.connections import (
     blocking_pool,
     connection_defaults,
     harden_hosts,
-    transient_errors,
 )
 from buildpack.runtime.layers.reader import WAKE_PREFIX, Receiver, receiver_of, stop_reading
+from buildpack.runtime.layers.recovery import GROUP_ADD_SCRIPT, Memberships
 from buildpack.runtime.layers.resilience import retrying
 
 __all__ = [
@@ -69,17 +79,47 @@ __all__ = [
     "stop_reading",
 ]
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+WRITE_ID_INFIX = ":cbp:w:"
 
-# Drop expired messages, refuse when full, add, refresh the key's expiry: one round trip
-# (stock sends the same four commands one by one).
+# Claim the write id (taken: this is a retry of a write that was applied), drop expired
+# messages, refuse when full, add, refresh the key's expiry: one round trip (stock sends
+# four commands one by one). KEYS: channel key, write id; ARGV: member, score, cutoff,
+# capacity, expiry.
 SEND_SCRIPT = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[5]) then
+    return 1
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[3])
 if redis.call('ZCOUNT', KEYS[1], '-inf', '+inf') >= tonumber(ARGV[4]) then
+    redis.call('DEL', KEYS[2])
     return 0
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
+"""
+
+# A group message to the channel keys of one shard (stock's script, plus the write id and
+# the expired-message trim stock does in a separate pipeline). KEYS: channel keys..., write
+# id; ARGV: members..., capacities..., score, cutoff, expiry. Returns how many were full.
+GROUP_SEND_SCRIPT = """
+local count = #KEYS - 1
+local expiry = ARGV[#ARGV]
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'EX', expiry) then
+    return 0
+end
+local over_capacity = 0
+for i = 1, count do
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[#ARGV - 1])
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + count]) then
+        redis.call('ZADD', KEYS[i], ARGV[#ARGV - 2], ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
 """
 
 
@@ -105,6 +145,7 @@ class _LoopLayer(RedisLoopLayer):  # type: ignore[misc]
     async def flush(self) -> None:
         if self.loop is asyncio.get_running_loop():
             await self.receiver.close()
+            await self.channel_layer.memberships.stop()
         await super().flush()
 
 
@@ -114,6 +155,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hardening_notes = harden_hosts(self.hosts, self.brpop_timeout)
+        self.memberships = Memberships(self)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -149,12 +191,17 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
             await layer.receiver.close()
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
-        return await retrying(operation, patience=float(self.expiry), errors=transient_errors())
+        return await retrying(operation, patience=float(self.expiry))
+
+    def _write_id(self) -> str:
+        """A fresh write id key (see the module docstring, 4)."""
+        return f"{self.prefix}{WRITE_ID_INFIX}{uuid.uuid4().hex[:24]}"
 
     # -- channel layer API ------------------------------------------------------------------
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        """Stock send in one round trip, retried (same member, same score) on refusals."""
+        """Stock send in one round trip, retried on refusals, outages and a full Redis; a
+        retry never adds the message twice."""
         assert isinstance(message, dict), "message is not a dict"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
         assert "__asgi_channel__" not in message
@@ -169,11 +216,12 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         member = self.serialize(message)
         score = time.time()
         capacity = self.get_capacity(channel)
+        write_id = self._write_id()
 
         async def attempt() -> Any:
             cutoff = int(time.time()) - int(self.expiry)
             return await self.connection(index).eval(
-                SEND_SCRIPT, 1, key, member, score, cutoff, capacity, int(self.expiry)
+                SEND_SCRIPT, 2, key, write_id, member, score, cutoff, capacity, int(self.expiry)
             )
 
         if not await self._retrying(attempt):
@@ -190,16 +238,88 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         return await self.receiver().receive_local(channel)
 
     async def group_add(self, group: str, channel: str) -> None:
-        """Stock group_add, retried on refusals."""
-        await self._retrying(lambda: super(RedisChannelLayer, self).group_add(group, channel))
+        """Stock group_add in one round trip, retried; remembered so that a Redis that
+        loses its data gets the membership back (:mod:`.recovery`)."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        key = self._group_key(group)
+        index = self.consistent_hash(group)
+        marker = self.memberships.marker
+        self.memberships.added(group, channel)
+        try:
+            await self._retrying(
+                lambda: self.connection(index).eval(
+                    GROUP_ADD_SCRIPT, 2, key, marker, channel, time.time(), self.group_expiry
+                )
+            )
+        except BaseException:
+            self.memberships.discarded(group, channel)
+            raise
+        self.memberships.guard()
 
     async def group_discard(self, group: str, channel: str) -> None:
-        """Stock group_discard, retried on refusals."""
-        await self._retrying(lambda: super(RedisChannelLayer, self).group_discard(group, channel))
+        """Stock group_discard, retried; forgotten first, so no restore brings it back."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        self.memberships.discarded(group, channel)
+        key = self._group_key(group)
+        index = self.consistent_hash(group)
+        await self._retrying(lambda: self.connection(index).zrem(key, channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        """Stock group_send, retried on refusals."""
-        await self._retrying(lambda: super(RedisChannelLayer, self).group_send(group, message))
+        """Stock group_send in two round trips (members, then one script per shard),
+        serialized once and retried without ever delivering twice."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        names = await self._retrying(lambda: self._group_members(group))
+        if not names:
+            return
+        by_index, messages_by_key, capacities = self._map_channel_keys_to_connection(names, message)
+        for index, keys in by_index.items():
+            full = await self._group_send_shard(index, keys, messages_by_key, capacities)
+            if full:
+                logger.info("%s of %s channels over capacity in group %s", full, len(names), group)
+
+    async def _group_members(self, group: str) -> list[str]:
+        """The group's members not past ``group_expiry`` (older ones are dropped)."""
+        key = self._group_key(group)
+        cutoff = int(time.time()) - int(self.group_expiry)
+        connection = self.connection(self.consistent_hash(group))
+        async with connection.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, min=0, max=cutoff)
+            pipe.zrangebyscore(key, cutoff, "+inf")
+            _, members = await pipe.execute(raise_on_error=False)
+        if isinstance(members, Exception):
+            raise members
+        return [name.decode("utf8") for name in members]
+
+    async def _group_send_shard(
+        self,
+        index: int,
+        keys: list[str],
+        messages_by_key: dict[str, bytes],
+        capacities: dict[str, int],
+    ) -> int:
+        """One shard's part of a group send: one idempotent script, retried."""
+        members = [messages_by_key[key] for key in keys]
+        limits = [capacities[key] for key in keys]
+        write_id = self._write_id()
+        score = time.time()
+
+        async def attempt() -> Any:
+            cutoff = int(time.time()) - int(self.expiry)
+            return await self.connection(index).eval(
+                GROUP_SEND_SCRIPT,
+                len(keys) + 1,
+                *keys,
+                write_id,
+                *members,
+                *limits,
+                score,
+                cutoff,
+                int(self.expiry),
+            )
+
+        return int(await self._retrying(attempt))
 
     async def flush(self) -> None:
         """Stock flush (delete the layer's keys), retried on refusals."""

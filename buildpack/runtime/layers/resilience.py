@@ -1,9 +1,19 @@
-"""Riding out a Redis that is unreachable or refusing clients: backoff, logs, background work.
+"""Riding out a Redis that is unreachable, stalled, refusing clients or full: backoff, logs,
+background work.
 
-* :func:`retrying`: run a layer operation again after a connection error, with backoff,
-  until a deadline (the message expiry): a send made while Redis briefly refuses clients
-  is delivered late, not lost, and never raised into a consumer (no 1011 close).
-* :class:`OutageLog`: one line when Redis goes away, a reminder every 30 s, one when back.
+* :func:`is_transient`: what "Redis cannot serve this right now" looks like: a refused,
+  dropped or timed-out connection, a server still loading its data, a replica that refuses
+  writes after a failover, a full Redis (``OOM command not allowed`` under ``noeviction``),
+  and uvloop's error for a write on a transport the server has just closed.
+* :func:`retrying`: run a layer operation again after such an error, with backoff, until a
+  deadline (the message expiry): a send made meanwhile is delivered late, not lost, and
+  never raised into a consumer (no 1011 close). The operations it retries are idempotent
+  (the same serialized members, a write id the server remembers: :mod:`.redis`).
+* :class:`OutageLog`: one line when Redis goes away (or fills up), a reminder every 30 s,
+  one when it is back saying how long it lasted; :func:`outage_for` picks the log.
+* :func:`stall_watch`: a stalled Redis raises nothing (commands wait for it, see
+  :mod:`.connections`), so a command unanswered for :data:`STALL_NOTICE` seconds says so,
+  once per stall, and the first answer after it says how long it lasted.
 * :func:`in_background`: fire-and-forget work whose failure is logged, never left as
   "Task exception was never retrieved".
 * :func:`is_certificate_error`: an untrusted TLS certificate, which waiting never fixes:
@@ -13,9 +23,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from buildpack import log, messages
@@ -23,6 +35,7 @@ from buildpack.runtime.aio import raise_if_cancelled
 
 RETRY_BACKOFF = (0.1, 0.25, 0.5, 1.0)  # then every second: a refusal is cheap to retry
 OUTAGE_LOG_EVERY = 30.0
+STALL_NOTICE = 2.0  # a command unanswered this long means a stalled Redis
 T = TypeVar("T")
 
 
@@ -39,13 +52,45 @@ def is_certificate_error(exc: BaseException) -> bool:
     return False
 
 
+# Error replies that pass (also from inside a Lua script, where redis-py cannot map them to
+# their own exception classes): full under noeviction, a replica after a failover, a server
+# still loading its data.
+WAITABLE_REPLIES = ("OOM command not allowed", "READONLY", "LOADING")
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether *exc* is Redis refusing a write because it reached ``maxmemory``."""
+    import redis.exceptions
+
+    return isinstance(exc, redis.exceptions.ResponseError) and WAITABLE_REPLIES[0] in str(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether *exc* means Redis cannot serve the command right now but may soon: worth
+    waiting for (an untrusted certificate never is)."""
+    import redis.exceptions
+
+    if is_certificate_error(exc):
+        return False
+    waitable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+    if isinstance(exc, waitable):  # refused, dropped, timed out, LOADING (BusyLoadingError)
+        return True
+    if isinstance(exc, redis.exceptions.ResponseError):
+        return any(reply in str(exc) for reply in WAITABLE_REPLIES)
+    # uvloop: writing to a transport the server closed a moment ago
+    return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
+
+
 class OutageLog:
     """One log line when Redis goes away, a reminder every 30 s, one when it is back."""
 
-    def __init__(self, component: str = "redis") -> None:
+    def __init__(self, began: str, ended: str, component: str = "redis") -> None:
+        self.began = began
+        self.ended = ended
         self.component = component
         self.since: float | None = None
         self.last_logged = 0.0
+        self.listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     def failed(self, exc: BaseException) -> None:
         now = time.monotonic()
@@ -54,20 +99,73 @@ class OutageLog:
         if now - self.last_logged >= OUTAGE_LOG_EVERY or self.last_logged == 0.0:
             self.last_logged = now
             error = f"{type(exc).__name__}: {exc}"
-            log.runtime_warning(self.component, messages.REDIS_UNAVAILABLE.format(error=error))
+            log.runtime_warning(self.component, self.began.format(error=error))
 
     def recovered(self) -> None:
         if self.since is not None:
-            log.runtime(
-                self.component,
-                f"channel layer reachable again after {time.monotonic() - self.since:.1f} s",
-            )
-        self.since = None
-        self.last_logged = 0.0
+            seconds = time.monotonic() - self.since
+            log.runtime(self.component, self.ended.format(seconds=seconds))
+            self.since = None
+            self.last_logged = 0.0
+            for reference in list(self.listeners):
+                listener = reference()
+                if listener is None:
+                    self.listeners.remove(reference)
+                else:
+                    listener()
 
 
 # One per process: pools, readers and retried commands all report the same outage once.
-OUTAGE = OutageLog()
+OUTAGE = OutageLog(messages.REDIS_UNAVAILABLE, messages.REDIS_BACK)
+FULL = OutageLog(messages.REDIS_FULL, messages.REDIS_WRITABLE_AGAIN)
+
+
+class StallLog:
+    """One line when a command has waited :data:`STALL_NOTICE` s, one at the first answer."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def noticed(self, started: float) -> None:
+        if self.since is None:
+            self.since = started
+            waited = time.monotonic() - started
+            log.runtime_warning("redis", messages.REDIS_STALLED.format(seconds=waited))
+
+    def answered(self) -> None:
+        if self.since is not None:
+            seconds = time.monotonic() - self.since
+            self.since = None
+            log.runtime("redis", messages.REDIS_ANSWERS_AGAIN.format(seconds=seconds))
+
+
+STALLED = StallLog()
+
+
+@contextlib.contextmanager
+def stall_watch(allowed: float = 0.0) -> Iterator[None]:
+    """Say so if the block (one Redis command, expected to take up to *allowed* s) waits
+    :data:`STALL_NOTICE` s longer than that."""
+    started = time.monotonic()
+    handle = asyncio.get_running_loop().call_later(allowed + STALL_NOTICE, STALLED.noticed, started)
+    try:
+        yield
+    finally:
+        handle.cancel()
+        STALLED.answered()
+
+
+def outage_for(exc: BaseException) -> OutageLog:
+    """The log an error belongs to: Redis full, or Redis away."""
+    return FULL if is_full(exc) else OUTAGE
+
+
+def on_recovery(listener: Callable[[], None]) -> None:
+    """Call *listener*, a bound method (no arguments, no await; held weakly), each time Redis
+    is reachable again after an outage (e.g. to check whether it came back without its data)."""
+    OUTAGE.listeners.append(weakref.WeakMethod(listener))
+
+
 AT_LIMIT_LOG_EVERY = 300.0
 _at_limit_logged = [0.0]
 
@@ -108,27 +206,24 @@ def in_background(awaitable: Awaitable[Any], what: str) -> asyncio.Future[Any]:
     return task
 
 
-async def retrying(
-    operation: Callable[[], Awaitable[T]],
-    *,
-    patience: float,
-    errors: tuple[type[BaseException], ...],
-    outage: OutageLog = OUTAGE,
-) -> T:
-    """``await operation()``, again after a connection error, for up to *patience* seconds
-    (an untrusted certificate is raised at once)."""
+async def retrying(operation: Callable[[], Awaitable[T]], *, patience: float) -> T:
+    """``await operation()``, again after a transient error (:func:`is_transient`), for up
+    to *patience* seconds; anything else (an untrusted certificate too) is raised at once."""
     deadline = time.monotonic() + patience
     delays = iter(RETRY_BACKOFF)
+    failed: OutageLog | None = None
     while True:
         try:
-            result = await operation()
-        except errors as exc:
+            with stall_watch():
+                result = await operation()
+        except Exception as exc:
             raise_if_cancelled()  # redis-py may surface our cancellation as an error
             delay = next(delays, RETRY_BACKOFF[-1])
-            if time.monotonic() + delay > deadline or is_certificate_error(exc):
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
-            outage.failed(exc)
+            failed = outage_for(exc)
+            failed.failed(exc)
             await asyncio.sleep(delay)
             continue
-        outage.recovered()
+        (failed or OUTAGE).recovered()
         return result
