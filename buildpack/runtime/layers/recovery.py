@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from buildpack import log, messages
@@ -50,7 +49,6 @@ class Memberships:
         self.layer = layer
         self.groups: dict[str, dict[str, float]] = {}  # group -> channel -> joined (epoch)
         self.marker = f"{layer.prefix}{MARKER_INFIX}{uuid.uuid4().hex}"
-        self.on_restore: list[Callable[[], None]] = []
         self._wake: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
         on_recovery(self.check_soon)
 
@@ -145,8 +143,6 @@ class Memberships:
                 for group, channel in left:
                     pipe.zrem(self.layer._group_key(group), channel)
                 await pipe.execute()
-        for callback in list(self.on_restore):
-            callback()
         return sum(len(channels) for channels in groups.values()) - len(left)
 
     def _say_restored(self, index: int, count: int) -> None:
