@@ -57,6 +57,7 @@ class Profile:
     budget_sockets: int  # ... WebSocket clients per web dyno
     budget_concurrency: tuple[int, ...]  # ... our worker's concurrency, one run each
     budget_table: bool  # ... also measure Redis clients per process type
+    faults: tuple[str, ...]  # faults: the scenarios run against ours and stock (issue 20)
 
 
 FULL = Profile(
@@ -89,6 +90,7 @@ FULL = Profile(
     budget_sockets=20,
     budget_concurrency=(1, 8),
     budget_table=True,
+    faults=("stall", "restart", "kill", "full", "dropped_reply"),
 )
 QUICK = Profile(
     name="quick",
@@ -120,6 +122,7 @@ QUICK = Profile(
     budget_sockets=10,
     budget_concurrency=(1,),
     budget_table=False,
+    faults=("restart", "stall", "dropped_reply"),
 )
 TINY = Profile(
     name="tiny",
@@ -151,6 +154,7 @@ TINY = Profile(
     budget_sockets=5,
     budget_concurrency=(1,),
     budget_table=False,
+    faults=("dropped_reply",),
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, TINY)}
 

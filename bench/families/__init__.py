@@ -7,6 +7,7 @@ from bench.families import (
     build,
     exactly_once,
     fanout,
+    faults,
     http,
     jobs,
     memory,
@@ -30,5 +31,6 @@ FAMILIES = {
         single,
         exactly_once,
         redis_budget,
+        faults,
     )
 }

@@ -71,6 +71,16 @@ def full(redis: RedisServer) -> Any:
         admin.config_set("maxmemory", 0)
 
 
+def _text(frame: str | bytes) -> str:
+    """A relayed text: the runtime app's ``{"text": ...}`` frame, or the bench app's plain one."""
+    raw = frame.decode() if isinstance(frame, bytes) else frame
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw
+    return str(data.get("text", raw)) if isinstance(data, dict) else raw
+
+
 @dataclass
 class Socket:
     """One client of the room, with everything it received."""
@@ -92,10 +102,13 @@ class RoomLoad:
     webs: dict[str, str]
     room: str = "faults"
     per_web: int = 3
+    greeting: bool = True  # the runtime app says "joined" first; the bench app does not
+    channels: tuple[str, ...] = ("jobs", "sync-jobs")  # where steady() sends jobs, in turn
     sockets: list[Socket] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)  # what every socket in the room gets
+    failed_sends: int = 0  # frames a client could not send (the server closed its socket)
 
     async def join(self, label: str = "old", per_web: int | None = None) -> list[Socket]:
         """Open sockets in the room (each reads its own ``joined`` greeting first)."""
@@ -103,8 +116,9 @@ class RoomLoad:
         for dyno, address in self.webs.items():
             for _ in range(per_web or self.per_web):
                 conn = await ws_connect(f"{address}/ws/group/{self.room}/", timeout=15)
-                hello = json.loads(await asyncio.wait_for(conn.recv(), 15))
-                assert "joined" in hello, hello
+                if self.greeting:
+                    hello = json.loads(await asyncio.wait_for(conn.recv(), 15))
+                    assert "joined" in hello, hello
                 socket = Socket(f"{label}:{dyno}", conn, len(self.expected))
                 socket.reader = asyncio.ensure_future(self._read(socket))
                 joined.append(socket)
@@ -115,9 +129,7 @@ class RoomLoad:
     async def _read(socket: Socket) -> None:
         with contextlib.suppress(Exception):
             while True:
-                frame = json.loads(await socket.conn.recv())
-                if "text" in frame:
-                    socket.texts.append(frame["text"])
+                socket.texts.append(_text(await socket.conn.recv()))
 
     async def say(self, text: str, by: Socket | None = None, expect: bool = True) -> None:
         """A chat line from *by* (default: the sockets take turns) to the whole room
@@ -125,9 +137,9 @@ class RoomLoad:
         reach no one)."""
         sender = by or self.sockets[len(self.lines) % len(self.sockets)]
         self.lines.append(text)
-        if expect:
+        if expect:  # refused by a closed socket, it is missing everywhere: it counts
             self.expected.append(text)
-        await sender.conn.send(json.dumps({"broadcast": text}))
+        await self._send(sender, {"broadcast": text})
 
     async def job(self, job_id: str, by: Socket | None = None, channel: str = "jobs") -> None:
         """A background job on *channel* (``jobs``: an async consumer, ``sync-jobs``: a sync
@@ -135,14 +147,24 @@ class RoomLoad:
         sender = by or self.sockets[len(self.jobs) % len(self.sockets)]
         self.jobs.append(job_id)
         self.expected.append(f"done {job_id}")
-        await sender.conn.send(json.dumps({"job": job_id, "channel": channel}))
+        await self._send(sender, {"job": job_id, "channel": channel, "reply": True})
+
+    async def _send(self, sender: Socket, frame: dict[str, Any]) -> bool:
+        """Send *frame*; False (counted) if the server has closed that socket."""
+        try:
+            await sender.conn.send(json.dumps(frame))
+        except Exception:
+            self.failed_sends += 1
+            return False
+        return True
 
     async def steady(self, seconds: float, every: float, label: str) -> None:
         """Jobs and chat lines, alternating, every *every* seconds for *seconds*."""
         deadline = time.monotonic() + seconds
         number = 0
         while time.monotonic() < deadline:
-            await self.job(f"{label}-job-{number}", channel=("jobs", "sync-jobs")[number % 2])
+            channel = self.channels[number % len(self.channels)]
+            await self.job(f"{label}-job-{number}", channel=channel)
             await self.say(f"{label}-line-{number}")
             number += 1
             await asyncio.sleep(every)

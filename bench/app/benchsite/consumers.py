@@ -23,7 +23,8 @@ class GroupConsumer(AsyncWebsocketConsumer):
 
     A text frame ``{"broadcast": TEXT}`` sends TEXT to this socket's group;
     ``{"group": NAME, "text": TEXT}`` sends it to another group (a trigger socket);
-    ``{"job": ID}`` sends a job to the ``jobs`` background channel.
+    ``{"job": ID}`` sends a job to the ``jobs`` background channel (with ``"reply": true``
+    the job announces ``done ID`` to this socket's group when it is done).
     """
 
     async def connect(self):
@@ -37,7 +38,10 @@ class GroupConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         data = json.loads(text_data)
         if "job" in data:
-            await self.channel_layer.send("jobs", {"type": "job.run", "id": data["job"]})
+            job = {"type": "job.run", "id": data["job"]}
+            if data.get("reply"):
+                job["group"] = self.group
+            await self.channel_layer.send("jobs", job)
             return
         if "broadcast" in data:
             group, text = self.group, data["broadcast"]
@@ -68,7 +72,8 @@ class JobConsumer(AsyncConsumer):
     """A background job: optional asyncio sleep (I/O-bound work), then record it in Redis.
 
     ``bench:count`` id -> times handled, ``bench:who`` id -> "DYNO:pid",
-    ``bench:done`` id -> time.time() when it finished.
+    ``bench:done`` id -> time.time() when it finished; ``done ID`` to the message's
+    ``group`` when it names one.
     """
 
     async def job_run(self, message):
@@ -81,3 +86,7 @@ class JobConsumer(AsyncConsumer):
         pipe.hset("bench:who", job_id, WHO)
         pipe.hset("bench:done", job_id, repr(time.time()))
         await pipe.execute()
+        if message.get("group"):
+            await self.channel_layer.group_send(
+                message["group"], {"type": "relay", "text": f"done {job_id}"}
+            )
