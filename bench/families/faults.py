@@ -76,17 +76,8 @@ async def _restart(load: RoomLoad, redis: Any, figures: dict[str, Any]) -> None:
     await load.say("before", by=old[0])
     await load.delivered(15)
     await restart_empty(redis, down=2.0)
-    back = time.monotonic()
-    figures["heal_seconds"] = None
-    attempt = 0
-    while time.monotonic() - back < HEAL_WAIT:
-        attempt += 1
-        text = f"probe-{attempt}"
-        await load.say(text, by=old[-1], expect=False)
-        await asyncio.sleep(0.25)
-        if all(socket.count(text) for socket in old):
-            figures["heal_seconds"] = round(time.monotonic() - back, 2)
-            break
+    healed = await load.heard_again(old[-1], old, timeout=HEAL_WAIT)
+    figures["heal_seconds"] = None if healed is None else round(healed, 2)
     for number in range(20):
         await load.job(f"after-{number}", channel="jobs")
     await load.delivered(20)

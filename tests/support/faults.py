@@ -169,6 +169,20 @@ class RoomLoad:
             number += 1
             await asyncio.sleep(every)
 
+    async def heard_again(self, by: Socket, among: list[Socket], timeout: float) -> float | None:
+        """After a fault: probe lines from *by*, every 0.25 s, until all of *among* hear one;
+        the seconds that took (None: not within *timeout*). Probes are not expected."""
+        started = time.monotonic()
+        attempt = 0
+        while time.monotonic() - started < timeout:
+            attempt += 1
+            text = f"probe-{attempt}"
+            await self.say(text, by=by, expect=False)
+            await asyncio.sleep(0.25)
+            if all(socket.count(text) for socket in among):
+                return time.monotonic() - started
+        return None
+
     def missing(self, sockets: list[Socket] | None = None) -> dict[str, list[str]]:
         """What some socket of *sockets* (default: all) has not received yet: text -> the
         sockets (dyno and index) without it."""
