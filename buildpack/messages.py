@@ -265,8 +265,9 @@ REDIS_UNAVAILABLE = (
 )
 REDIS_BACK = "channel layer reachable again after {seconds:.1f} s"
 REDIS_STALLED = (
-    "Redis has not answered for {seconds:.0f} s (a snapshot, maintenance or an overloaded "
-    "server?); commands wait for it instead of failing, so nothing is lost meanwhile"
+    "Redis has not answered for {seconds:.0f} s (stalled by a snapshot, maintenance or an "
+    "overloaded server, or this process was too busy to read the answer); commands wait for "
+    "it instead of failing, so nothing is lost meanwhile"
 )
 REDIS_ANSWERS_AGAIN = "Redis answers again after {seconds:.1f} s"
 REDIS_FULL = (

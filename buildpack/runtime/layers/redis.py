@@ -249,7 +249,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
         try:
             await self._retrying(
                 lambda: self.connection(index).eval(
-                    GROUP_ADD_SCRIPT, 2, key, marker, channel, time.time(), self.group_expiry
+                    GROUP_ADD_SCRIPT, 2, key, marker, channel, time.time(), int(self.group_expiry)
                 )
             )
         except BaseException:
