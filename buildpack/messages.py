@@ -297,6 +297,7 @@ WEB_CHILD_CANNOT_START = (
 WEB_CHILD_EXITED = "web process {index} (pid {pid}) exited with {code}; restarting it"
 WEB_CHILD_KILLED = "web process {index} did not stop within the deadline; killing it"
 ENV_NOT_A_NUMBER = "{name}={value!r} is not a number; using {default}. Fix: set a whole number."
+FLAG_NOT_YES_NO = "{name}={value!r} is not a yes/no value. Fix: set it to true, false or auto."
 CANNOT_LISTEN = (
     "cannot listen on port {port}: {error}. "
     "Fix: stop what uses the port, or set PORT to a free one."
