@@ -461,3 +461,18 @@ WEB_SERVER_TOO_OLD = (
     "CHANNELS_WEB_SERVER=uvicorn needs uvicorn>={minimum} (installed: {installed}); serving "
     "with Daphne meanwhile. Fix: require uvicorn[standard]>={minimum} and deploy again"
 )
+
+# -- run time: the HTTP fast path -----------------------------------------------------------
+
+FAST_PATH_ON = "http fast path on"
+FAST_PATH_OFF = "http fast path off (CHANNELS_HTTP_FAST_PATH=off)"
+FAST_PATH_UNUSED = (
+    "http fast path not used: {reason}; requests take Django's own async path (a thread "
+    "round trip per middleware method)"
+)
+FAST_PATH_OVERRIDDEN = "{handler} overrides {method}(), which the fast path would bypass"
+FAST_PATH_ASYNC_MIDDLEWARE = (
+    "middleware {path} is async-only (Django's sync chain would run it through async_to_sync)"
+)
+FAST_PATH_ASYNC_HOOK = "{hook} is a coroutine (an async process_view/process_template_response)"
+FAST_PATH_PLAN_FAILED = "Django's sync middleware chain could not be loaded ({error})"
