@@ -264,8 +264,8 @@ def test_the_response_is_sent_before_it_is_closed(
     """Work in ``response.close()`` (request_finished receivers) does not delay the client."""
     web = _web(platform, procs, paths_build, tmp_path)
     web.request("/plain/?rid=warm")
-    reply = web.request("/slow-close/?rid=slow&seconds=2")
-    assert reply.body == b"closing slow" and reply.seconds < 1.5, reply.seconds
+    reply = web.request("/slow-close/?rid=slow&seconds=3")
+    assert reply.body == b"closing slow" and reply.seconds < 2, reply.seconds
     events = web.events("slow")
     assert _names(events) == [*SYNC_CHAIN[:-1], "close.start", "finished"]
     assert _one_hop(events)
@@ -318,6 +318,7 @@ def test_an_async_only_middleware_takes_djangos_path_and_says_so_once(
 
 
 @pytest.mark.redis
+@pytest.mark.alone  # both processes must get connections: the OS schedules who accepts
 def test_each_process_of_a_scaled_dyno_takes_the_fast_path(
     platform: Platform,
     procs: ProcessGroup,
@@ -328,14 +329,13 @@ def test_each_process_of_a_scaled_dyno_takes_the_fast_path(
     web = _web(platform, procs, paths_build, tmp_path, processes=2, REDIS_URL=redis_server.url)
     assert "processes 2" in web.output and messages.FAST_PATH_ON in web.output
     rids: list[str] = []
-    with ThreadPoolExecutor(8) as pool:  # bursts of new connections: both processes accept
-        for burst in range(10):
-            batch = [f"b{burst}-{n}" for n in range(8)]
+    deadline = time.monotonic() + 30
+    with ThreadPoolExecutor(8) as pool:  # bursts of new connections until both accepted some
+        while len({e["pid"] for e in web.all_events()}) < 2 and time.monotonic() < deadline:
+            batch = [f"b{len(rids) + n}" for n in range(8)]
             for reply in pool.map(lambda rid: web.request(f"/plain/?rid={rid}"), batch):
                 assert reply.status == 200
             rids += batch
-            if len({e["pid"] for e in web.all_events()}) == 2:
-                break
     assert {e["pid"] for e in web.all_events()} == set(web.dyno.pids)
     for rid in rids:
         assert _one_hop(web.events(rid)), rid
