@@ -89,6 +89,14 @@ with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, "__main__.AsyncOnly"]):
 with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, "__main__.AsyncViewHook"]):
     out["async_hook"] = plan().reason
 out["static_handler"] = fastplan.compute(ASGIStaticFilesHandler(ASGIHandler())).reason
+
+from buildpack.runtime.launchers import fastpath
+stock = ASGIHandler.handle
+fastpath.install()
+installed = ASGIHandler.handle
+fastpath.install()
+out["install"] = [installed is not stock, ASGIHandler.handle is installed,
+                  installed.__wrapped__ is stock]
 print(json.dumps(out))
 """
 
@@ -135,3 +143,7 @@ def test_what_the_sync_chain_cannot_run_natively_disables_it_with_a_reason() -> 
     assert "middleware __main__.AsyncOnly is async-only" in decisions()["async_only"]
     assert "AsyncViewHook.process_view is a coroutine" in decisions()["async_hook"]
     assert "ASGIStaticFilesHandler overrides" in decisions()["static_handler"]
+
+
+def test_install_wraps_djangos_handle_once() -> None:
+    assert decisions()["install"] == [True, True, True]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from buildpack.runtime.launchers.bootstrap import LaunchError
 VARIABLE = "CHANNELS_HTTP_FAST_PATH"
 IDLE_THREADS = 32  # request threads kept for reuse; more are started when requests need them
 PLAN = "_channels_buildpack_http_plan"  # where a handler's plan is kept (its instance dict)
+INSTALLED = "_channels_buildpack_fast_path"  # marks our ASGIHandler.handle
 Handle = Callable[[Any, Any, Any, Any], Awaitable[None]]
 
 
@@ -57,14 +59,14 @@ def install() -> None:
     from django.core.handlers.asgi import ASGIHandler
 
     original = ASGIHandler.handle
-    if getattr(original, "__wrapped__", None) is not None:
+    if getattr(original, INSTALLED, False):
         return
 
     async def handle(self: Any, scope: Any, receive: Any, send: Any) -> None:
         await _handle(self, original, scope, receive, send)
 
-    handle.__wrapped__ = original  # type: ignore[attr-defined]
-    handle.__doc__ = original.__doc__
+    functools.update_wrapper(handle, original)
+    setattr(handle, INSTALLED, True)
     ASGIHandler.handle = handle
 
 
