@@ -6,7 +6,7 @@ processes, Redis is a real ``redis-server``, load generators are separate proces
 Every figure is reported as a ratio against a baseline measured in the same run; the
 absolute numbers are kept in the JSON.
 
-Families (``--only`` names): build, boot, http, ws, fanout, jobs, memory, shutdown,
+Families (``--only`` names): build, boot, http, http_sync, ws, fanout, jobs, memory, shutdown,
 single, exactly_once, redis_budget. See ``bench/README.md`` for what each one measures and
 how.
 """

@@ -17,13 +17,20 @@ from bench.stack import Context, Server
 
 Load = Callable[[Server], dict[str, Any]]
 Comparison = tuple[str, str, str]  # label, subject key, baseline key
+Subject = tuple[str, str, dict[str, str]]  # measurement key, server kind, extra dyno env
 
 
 def load_server(
-    ctx: Context, family: str, kind: str, load: Load, processes: int = 1, suffix: str = ""
+    ctx: Context,
+    family: str,
+    kind: str,
+    load: Load,
+    processes: int = 1,
+    suffix: str = "",
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Start *kind*, run *load* on it, stop it; the load's figures with the server's label."""
-    server = ctx.start_server(kind, processes=processes)
+    server = ctx.start_server(kind, processes=processes, env=env)
     try:
         label = f"{server.label}{suffix}"
         say(f"{family}: {label}")
@@ -43,33 +50,34 @@ def measure_server(
     load: Load,
     processes: int = 1,
     suffix: str = "",
+    env: dict[str, str] | None = None,
 ) -> None:
     """One run of *load* on *kind*, recorded as ``measurements[key]`` (or as an error)."""
     try:
-        data = load_server(ctx, result.name, kind, load, processes, suffix)
+        data = load_server(ctx, result.name, kind, load, processes, suffix, env)
         result.measure(key, kind=kind, processes=processes, **data)
     except Exception as exc:
         result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
 
 
-def _interleaved(
+def interleaved(
     ctx: Context,
     result: FamilyResult,
-    servers: list[tuple[str, str]],
+    servers: list[Subject],
     load: Load,
     rate_key: str,
-    suffix: str,
+    suffix: str = "",
 ) -> None:
-    """Each (key, kind) of *servers*, ``repeats`` rounds in a rotating order; medians."""
-    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in servers}
+    """Each (key, kind, env) of *servers*, ``repeats`` rounds in a rotating order; medians."""
+    runs: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in servers}
     for rep in range(ctx.profile.repeats):
         shift = rep % len(servers)
-        for key, kind in servers[shift:] + servers[:shift]:
+        for key, kind, env in servers[shift:] + servers[:shift]:
             try:
-                runs[key].append(load_server(ctx, result.name, kind, load, suffix=suffix))
+                runs[key].append(load_server(ctx, result.name, kind, load, suffix=suffix, env=env))
             except Exception as exc:
                 result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
-    for key, kind in servers:
+    for key, kind, _ in servers:
         if runs[key]:
             result.measure(key, kind=kind, processes=1, **merge_runs(runs[key], rate_key))
 
@@ -82,9 +90,9 @@ def measure_servers(
 ) -> list[Comparison]:
     """Run the line-up; return the comparisons: each engine of ours vs plain Daphne, vs
     every peer and vs the fastest peer of the run, and WEB_CONCURRENCY=2 vs 1."""
-    singles = [(key, kind) for key, kind, _ in ENGINE_KEYS]
-    singles += [("daphne", "daphne"), *[(p, p) for p in ctx.profile.peers]]
-    _interleaved(ctx, result, singles, load, rate_key, suffix)
+    singles: list[Subject] = [(key, kind, {}) for key, kind, _ in ENGINE_KEYS]
+    singles += [("daphne", "daphne", {}), *[(p, p, {}) for p in ctx.profile.peers]]
+    interleaved(ctx, result, singles, load, rate_key, suffix)
     for key, kind, _ in ENGINE_KEYS:
         measure_server(ctx, result, key[:-1] + "2", kind, load, processes=2, suffix=suffix)
     spread = result.measurements.get("ours_2", {}).get("connections_per_process")

@@ -154,6 +154,11 @@ SERVER_COMMANDS: dict[str, tuple[str, str | None]] = {
         f"uvicorn {APP_MODULE} --host 127.0.0.1 --port $PORT --http httptools --loop uvloop "
         "--lifespan off",
     ),
+    # HTTP only: the same Django app under WSGI, one process, one thread
+    "gunicorn_wsgi": (
+        "gunicorn gthread (WSGI, 1 thread)",
+        "gunicorn -k gthread --threads 1 -w 1 -b 127.0.0.1:$PORT benchsite.wsgi:application",
+    ),
 }
 # Our launcher's kinds: the engine each one selects with CHANNELS_WEB_SERVER.
 ENGINES = {"ours": "daphne", "ours_uvicorn": "uvicorn"}

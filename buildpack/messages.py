@@ -315,6 +315,7 @@ WEB_CHILD_CANNOT_START = (
 WEB_CHILD_EXITED = "web process {index} (pid {pid}) exited with {code}; restarting it"
 WEB_CHILD_KILLED = "web process {index} did not stop within the deadline; killing it"
 ENV_NOT_A_NUMBER = "{name}={value!r} is not a number; using {default}. Fix: set a whole number."
+FLAG_NOT_YES_NO = "{name}={value!r} is not a yes/no value. Fix: set it to true, false or auto."
 CANNOT_LISTEN = (
     "cannot listen on port {port}: {error}. "
     "Fix: stop what uses the port, or set PORT to a free one."
@@ -478,3 +479,18 @@ WEB_SERVER_TOO_OLD = (
     "CHANNELS_WEB_SERVER=uvicorn needs uvicorn>={minimum} (installed: {installed}); serving "
     "with Daphne meanwhile. Fix: require uvicorn[standard]>={minimum} and deploy again"
 )
+
+# -- run time: the HTTP fast path -----------------------------------------------------------
+
+FAST_PATH_ON = "http fast path on"
+FAST_PATH_OFF = "http fast path off (CHANNELS_HTTP_FAST_PATH=off)"
+FAST_PATH_UNUSED = (
+    "http fast path not used: {reason}; requests take Django's own async path (a thread "
+    "round trip per middleware method)"
+)
+FAST_PATH_OVERRIDDEN = "{handler} overrides {method}(), which the fast path would bypass"
+FAST_PATH_ASYNC_MIDDLEWARE = (
+    "middleware {path} is async-only (Django's sync chain would run it through async_to_sync)"
+)
+FAST_PATH_ASYNC_HOOK = "{hook} is a coroutine (an async process_view/process_template_response)"
+FAST_PATH_PLAN_FAILED = "Django's sync middleware chain could not be loaded ({error})"

@@ -1,7 +1,7 @@
 """The benchmark suite runs end to end and writes well-formed results (no speed asserted).
 
-``python -m bench --quick --tiny --only boot http exactly_once redis_budget`` builds the
-bench app through bin/*, starts real servers, Redis and load generators, and writes JSON,
+``python -m bench --quick --tiny --only boot http http_sync exactly_once redis_budget`` builds
+the bench app through bin/*, starts real servers, Redis and load generators, and writes JSON,
 Markdown and PNG charts into a temporary directory.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.redis]
 REPO = Path(__file__).resolve().parents[1]
-FAMILIES = ("boot", "http", "exactly_once", "redis_budget")
+FAMILIES = ("boot", "http", "http_sync", "exactly_once", "redis_budget")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -14,6 +14,26 @@ DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 INSTALLED_APPS = ["channels"]  # provides manage.py runworker
 MIDDLEWARE: list[str] = []
+# The http_sync family: BENCH_MIDDLEWARE=default is the middleware startproject writes (and
+# the apps it needs); default+async adds one async-only middleware after them.
+if os.environ.get("BENCH_MIDDLEWARE", "").startswith("default"):
+    INSTALLED_APPS += [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+    ]
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
+    if os.environ["BENCH_MIDDLEWARE"] == "default+async":
+        MIDDLEWARE.append("benchsite.middleware.AsyncPassThrough")
 ROOT_URLCONF = "benchsite.urls"
 ASGI_APPLICATION = "benchsite.asgi.application"
 DATABASES: dict = {}

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from buildpack import messages
 from buildpack.redact import redact_url
 from buildpack.runtime.layers import (
     MEMORY_BACKEND,
@@ -67,7 +68,8 @@ class LayerDecision:
         return self.config is not None
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool | None:
+def flag(environ: Mapping[str, str], name: str) -> bool | None:
+    """A yes/no variable: True, False, or None when unset or ``auto``; ConfigError otherwise."""
     raw = environ.get(name, "").strip().lower()
     if raw in ("", "auto"):
         return None
@@ -75,7 +77,7 @@ def _flag(environ: Mapping[str, str], name: str) -> bool | None:
         return True
     if raw in FALSE:
         return False
-    raise ConfigError(f"{name}={raw!r} is not a yes/no value. Fix: set it to true, false or auto.")
+    raise ConfigError(messages.FLAG_NOT_YES_NO.format(name=name, value=raw))
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -182,7 +184,7 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
 
 
 def _tls_verify(environ: Mapping[str, str], on_dyno: bool) -> bool:
-    explicit = _flag(environ, "CHANNELS_REDIS_TLS_VERIFY")
+    explicit = flag(environ, "CHANNELS_REDIS_TLS_VERIFY")
     return (not on_dyno) if explicit is None else explicit
 
 

@@ -8,6 +8,7 @@
 * ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many processes sharing
   the socket, supervised; with the in-memory layer: one process, and the log says why;
 * single-process mode (no Redis): background channels are served in this process too;
+* Django's sync request path in one thread hop (:mod:`.fastpath`, ``CHANNELS_HTTP_FAST_PATH``);
 * graceful SIGTERM/SIGINT within ``CHANNELS_SHUTDOWN_TIMEOUT`` (default 25 s).
 """
 
@@ -23,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime.launchers import bootstrap, engines, forwarded, oldconns, sockets
+from buildpack.runtime.launchers import (
+    bootstrap,
+    engines,
+    fastpath,
+    forwarded,
+    oldconns,
+    sockets,
+)
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.supervisor import CANNOT_START, SCALED, SINGLE
 
@@ -73,6 +81,7 @@ def main(args: argparse.Namespace) -> int:
     port = args.port or _int_env("PORT", DEFAULT_PORT)
     try:
         engines.selected(os.environ)
+        fastpath.enabled(os.environ)
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
@@ -105,9 +114,10 @@ def _start_line(
         if single
         else "scaled (groups via the layer; background channels run in worker processes)"
     )
+    fast = fastpath.describe(fastpath.enabled(os.environ))
     return (
         f"{engine.describe()} on {where} | processes {processes} | "
-        f"layer {describe_layer(settings)} | mode {mode} | pid {os.getpid()}"
+        f"layer {describe_layer(settings)} | mode {mode} | {fast} | pid {os.getpid()}"
     )
 
 
@@ -164,6 +174,8 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
             bootstrap.prepare(args.chdir, args.app)
         settings = bootstrap.load_settings()
         oldconns.install()  # before the app can open a database connection
+        if fastpath.enabled(os.environ):
+            fastpath.install()
         single = bootstrap.single_process(settings)
         if args.report_fd is not None:
             _report_mode(args, engine, settings, single)
