@@ -88,3 +88,23 @@ def _path_without_pip(tmp_path: Path) -> str:
         assert found, tool
         (tools / tool).symlink_to(found)
     return str(tools)
+
+
+def test_cnb_first_build_after_an_earlier_one_installs_our_runtime_without_the_index(
+    tmp_path: Path,
+) -> None:
+    """Our cache layer keeps the wheels of our runtime's pins: a first build of another app
+    (the cache from an earlier deploy) installs them from files, in one pip run, so an
+    index that cannot be reached does not matter."""
+    cnb = CnbPlatform(tmp_path / "cnb")
+    earlier = cnb.build(FIXTURES / "tutorial", dict(HOSTS))
+    assert earlier.built, earlier.output()
+    wheels = earlier.lifecycle.cache_dir / "channels-buildpack_channels" / "cache"
+    names = {p.name.split("-")[0] for p in wheels.rglob("dependency-wheels/*/*.whl")}
+    assert {"dj_database_url", "uvloop"} <= names, names  # what the app lacks
+    unreachable = {**HOSTS, "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
+    build = cnb.build(FIXTURES / "runtime_app", unreachable)
+    assert build.built, build.output()
+    site = build.layers / "channels-buildpack_channels" / "runtime" / "site"
+    assert (site / "dj_database_url").is_dir() and (site / "uvloop").is_dir()
+    assert "Traceback" not in build.output()

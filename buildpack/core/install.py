@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack import __version__, log, messages
-from buildpack.core import pins, pipfind, safefs
+from buildpack.core import pins, pipfind, safefs, wheelcache
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 # What our runtime accepts when the app already has it (mirrors pyproject.toml); a missing
@@ -374,11 +374,42 @@ def install_runtime_into(
     cache_dir: Path,
     config_vars: Mapping[str, str],
 ) -> None:
-    """Our wheel and the runtime dependencies the app lacks (*wanted*, nothing to resolve)
-    into *target*, with the optional packages in the same pip run when they install."""
-    command = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
+    """Our wheel and the runtime dependencies the app lacks (*wanted*: the wheel, then pins,
+    nothing to resolve) into *target*, the optional packages too when they have a wheel.
+
+    One pip run from files when the build cache holds every wheel
+    (:mod:`buildpack.core.wheelcache`); otherwise they are downloaded there first, and
+    when even that fails, installed from the index as they come."""
+    env = pip_env(cache_dir, config_vars)
     what = ", ".join(_display(r) for r in wanted)
-    _install_with_optional(app, command, pip_env(cache_dir, config_vars), what)
+    command = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target)]
+    cached = _cached_wheels(app, list(wanted[1:]), cache_dir, env)
+    if cached is None:
+        _install_with_optional(app, [*command, *wanted], env, what)
+        return
+    files, dropped = cached
+    _run_pip(_pip_base(app), [*command, "--no-index", wanted[0], *map(str, files)], env, what)
+    if dropped:
+        _say_optional_missing(dropped)
+
+
+def _cached_wheels(
+    app: AppPython, pinned: list[str], cache_dir: Path, env: Mapping[str, str]
+) -> tuple[list[Path], list[str]] | None:
+    """``(wheel files, optional requirements left out)`` for *pinned* and the missing
+    optional packages, downloading what the cache lacks; None when the pins cannot be had
+    as wheels."""
+    folder = wheelcache.directory(cache_dir)
+    optional = missing_optional_dependencies()
+    for wanted, dropped in (([*pinned, *optional], []), (pinned, optional)):
+        absent = wheelcache.missing(folder, wanted)
+        if absent:
+            args = ["download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(folder)]
+            _python([*_pip_base(app), *args, *absent], env)
+        files = wheelcache.find_all(folder, wanted)
+        if files is not None:
+            return files, dropped
+    return None
 
 
 def _install_with_optional(
