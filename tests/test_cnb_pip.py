@@ -101,7 +101,7 @@ def test_cnb_first_build_after_an_earlier_one_installs_our_runtime_without_the_i
     assert earlier.built, earlier.output()
     wheels = earlier.lifecycle.cache_dir / "channels-buildpack_channels" / "cache"
     names = {p.name.split("-")[0] for p in wheels.rglob("dependency-wheels/*/*.whl")}
-    assert {"dj_database_url", "uvloop"} <= names, names  # what the app lacks
+    assert {"packaging", "dj_database_url", "uvloop"} <= names, names  # all our pins
     unreachable = {**HOSTS, "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
     build = cnb.build(FIXTURES / "runtime_app", unreachable)
     assert build.built, build.output()

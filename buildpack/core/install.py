@@ -397,15 +397,22 @@ def _cached_wheels(
     app: AppPython, pinned: list[str], cache_dir: Path, env: Mapping[str, str]
 ) -> tuple[list[Path], list[str]] | None:
     """``(wheel files, optional requirements left out)`` for *pinned* and the missing
-    optional packages, downloading what the cache lacks; None when the pins cannot be had
-    as wheels."""
+    optional packages, downloading what the cache lacks (every runtime pin of this Python
+    at once, so the next app on it finds them whatever it lacks); None when the pins cannot
+    be had as wheels."""
     folder = wheelcache.directory(cache_dir)
     optional = missing_optional_dependencies()
-    for wanted, dropped in (([*pinned, *optional], []), (pinned, optional)):
-        absent = wheelcache.missing(folder, wanted)
-        if absent:
+    every = [pins.pinned(_name(r)) for r in runtime_dependencies()]
+    every_optional = [pins.pinned(_name(r)) for r in OPTIONAL_DEPENDENCIES if _applies(r)]
+    attempts: list[tuple[list[str], list[str], list[str]]] = [
+        ([*pinned, *optional], [], every_optional),  # the optional ones too, if they have wheels
+        (pinned, optional, []),
+    ]
+    for wanted, dropped, extra in attempts:
+        if wheelcache.missing(folder, wanted):
             args = ["download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(folder)]
-            _python([*_pip_base(app), *args, *absent], env)
+            absent = wheelcache.missing(folder, [*every, *extra, *wanted])
+            _python([*_pip_base(app), *args, *dict.fromkeys(absent)], env)
         files = wheelcache.find_all(folder, wanted)
         if files is not None:
             return files, dropped
