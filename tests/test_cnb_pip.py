@@ -10,7 +10,6 @@ can make the build work.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, fixture_meta
-from tests.support.cnb_platform import CnbPlatform, PythonStandIn, python_without_pip_wheel
+from tests.support.cnb_platform import (
+    CnbPlatform,
+    PythonStandIn,
+    path_with_only,
+    python_without_pip_wheel,
+)
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
 from tests.support.ws import assert_fixture_sockets, http_get
@@ -69,7 +73,7 @@ def test_cnb_build_takes_pip_from_the_python_buildpacks_pip_layer(
 def test_cnb_build_without_any_pip_says_what_to_do(tmp_path: Path, bare_python: str) -> None:
     """No pip in the venv, no pip layer, none on PATH, no ensurepip wheel: one clear error."""
     stand_in = PythonStandIn(base=bare_python, pip_layer=False)
-    cnb = CnbPlatform(tmp_path / "cnb", stand_in, build_path=_path_without_pip(tmp_path))
+    cnb = CnbPlatform(tmp_path / "cnb", stand_in, build_path=path_with_only(tmp_path / "tools"))
     build = cnb.build(FIXTURES / "tutorial", dict(HOSTS))
     output = build.output()
     assert not build.built
@@ -77,17 +81,6 @@ def test_cnb_build_without_any_pip_says_what_to_do(tmp_path: Path, bare_python: 
     assert "has no pip module, PYTHONUSERBASE and PATH hold no pip" in output
     assert "Fix: list heroku/python (it provides pip) before channels-buildpack" in output
     assert "Traceback" not in output
-
-
-def _path_without_pip(tmp_path: Path) -> str:
-    """A build image PATH with bash and coreutils, and no pip (nor python) on it."""
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    for tool in ("bash", "cat", "grep", "find", "dirname", "env", "uname", "mkdir"):
-        found = shutil.which(tool)
-        assert found, tool
-        (tools / tool).symlink_to(found)
-    return str(tools)
 
 
 def test_cnb_first_build_after_an_earlier_one_installs_our_runtime_without_the_index(

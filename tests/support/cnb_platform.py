@@ -257,6 +257,19 @@ def python_without_pip_wheel(base: str, dest: Path) -> str:
     return str(dest / "bin" / executable.name)
 
 
+BASIC_TOOLS = ("bash", "cat", "grep", "find", "dirname", "env", "uname", "mkdir")
+
+
+def path_with_only(folder: Path, tools: tuple[str, ...] = BASIC_TOOLS) -> str:
+    """A PATH of one *folder* holding links to *tools* alone (no python, no pip)."""
+    folder.mkdir()
+    for tool in tools:
+        found = shutil.which(tool)
+        assert found, f"{tool} is not on this machine's PATH"
+        (folder / tool).symlink_to(found)
+    return str(folder)
+
+
 def procfile_build(layers_dir: str) -> None:
     """heroku/procfile's stand-in: every Procfile entry as a ``bash -c`` process."""
     entries: dict[str, str] = {}
