@@ -340,5 +340,8 @@ def _cnb_build(ctx: Context, result: FamilyResult) -> None:
         "heroku/python stand-in (pip in its own layer, the venv without pip, as the real "
         "one): it installs our runtime into a layer of its own in one pip run, from the "
         "wheels its cache layer keeps (a build with an empty cache downloads them first); "
-        "a rebuild reuses the cached layer."
+        "a rebuild reuses the cached layer. Each CNB app starts from the cache layer of the "
+        "run's first app, as after an earlier deploy: an app on another Python finds no "
+        "wheels for its interpreter there and downloads them first (two pip runs), as a "
+        "build with an empty cache does."
     )
