@@ -193,10 +193,8 @@ def _options(args: list[str]) -> tuple[str, str, list[str]]:
 
 def cmd_test(args: list[str]) -> None:
     version, subset, args = _options(args)
-    if version and version != f"{sys.version_info[0]}.{sys.version_info[1]}":
-        raise SystemExit(_other_python(version, subset, args))
-    if version:
-        os.environ[LEG_VAR] = LEG or version  # the tests' own `import dev` sees this leg
+    if version and version != LEG:  # start the leg: its venv is chosen when dev.py loads
+        raise SystemExit(_start_leg(version, subset, args))
     python = str(ensure_venv())
     _at_lock_date()
     if not version:  # lint and types do not depend on the Python: the default leg checks them
@@ -208,14 +206,17 @@ def cmd_test(args: list[str]) -> None:
     _pytest(python, marker, [*files, *args])
 
 
-def _other_python(version: str, subset: str, args: list[str]) -> int:
-    """Run ``dev.py test`` again under Python *version*: in its Debian root, or this
-    machine's interpreter; the exit code."""
+def _start_leg(version: str, subset: str, args: list[str]) -> int:
+    """Run ``dev.py test`` again as the leg of Python *version* (:data:`LEG_VAR` set): with
+    this interpreter when it is that version, else in its Debian root or with this
+    machine's interpreter of that version; the exit code."""
     from tests.support import pythons
 
     os.environ[LEG_VAR] = version
     argv = ["dev.py", "test", "--python", version, "--subset", subset, *args]
     try:
+        if version == f"{sys.version_info[0]}.{sys.version_info[1]}":
+            return subprocess.run([sys.executable, *argv], cwd=ROOT, check=False).returncode
         if version in pythons.DEBIAN_SUITES:
             root = pythons.DebianRoot(version)
             root.ensure()

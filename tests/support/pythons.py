@@ -24,13 +24,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 DEBIAN_SUITES = {"3.13": "trixie", "3.14": "sid"}
 MIRROR = os.environ.get("DEV_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-RECIPE = "1"  # bump when ROOT_PACKAGES or the layout changes: existing roots are remade
+RECIPE = "2"  # bump when ROOT_PACKAGES or the layout changes: existing roots are remade
 ROOT_PACKAGES = ("python{v}", "python{v}-venv", "redis-server", "ca-certificates")
 DEBOOTSTRAP_SECONDS = 900
 LOCK_WAIT_SECONDS = 1200
@@ -123,6 +124,9 @@ class DebianRoot:
             raise PythonUnavailable(
                 f"debootstrap {self.suite} failed ({'; '.join(tail) or code}); full log: {log}"
             )
+        python3 = partial / "usr" / "bin" / "python3"  # what build images call their Python
+        if not python3.exists():
+            python3.symlink_to(f"python{self.version}")
         (partial / STAMP).write_text(self._recipe(), encoding="utf-8")
         _remove(self.path)
         partial.rename(self.path)
@@ -130,13 +134,20 @@ class DebianRoot:
         say(f"Debian {self.suite} root ready in {time.monotonic() - started:.0f} s")
 
     def run(self, argv: list[str], repo: Path) -> int:
-        """Run *argv* inside the root (cwd *repo*, mounted at the same path); its exit code."""
+        """Run *argv* inside the root (cwd *repo*, mounted at the same path); its exit code.
+        The root's ``/tmp`` is a folder of this run, removed afterwards: what the tests
+        leave there (gigabytes of builds) never accumulates in the cached root."""
         _require_root_tools()
         shutil.copyfile("/etc/resolv.conf", self.path / "etc" / "resolv.conf")
+        scratch = Path(tempfile.mkdtemp(prefix=f"{self.suite}-tmp-", dir=self.path.parent))
+        scratch.chmod(0o1777)
         enter = [sys.executable, str(Path(__file__).resolve()), "enter", str(self.path)]
         command = ["unshare", "--mount", "--pid", "--fork", "--kill-child"]
-        command += ["--propagation", "private", "--", *enter, str(repo), *argv]
-        return subprocess.run(command, env=inner_env(self.path), check=False).returncode
+        command += ["--propagation", "private", "--", *enter, str(scratch), str(repo), *argv]
+        try:
+            return subprocess.run(command, env=inner_env(self.path), check=False).returncode
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def inner_env(root: Path) -> dict[str, str]:
@@ -224,11 +235,13 @@ def _bind(source: str, root: Path, *, read_only: bool = False) -> None:
         _mount("-o", "remount,bind,ro", str(target))
 
 
-def enter(root: Path, repo: Path, argv: list[str]) -> int:
-    """Be PID 1 of the new namespace: mount, run *argv* chrooted in *root*, reap orphans."""
+def enter(root: Path, scratch: Path, repo: Path, argv: list[str]) -> int:
+    """Be PID 1 of the new namespace: mount (*scratch* as ``/tmp``), run *argv* chrooted in
+    *root*, reap orphans."""
     _mount("-t", "proc", "proc", str(root / "proc"))
     for shared in ("/dev", "/sys", str(repo)):
         _bind(shared, root)
+    _mount("--bind", str(scratch), str(root / "tmp"))
     _bind("/etc/ssl/certs", root, read_only=True)  # a TLS-inspecting proxy's CA, if any
     uv_cache = Path.home() / ".cache" / "uv"
     uv_cache.mkdir(parents=True, exist_ok=True)
@@ -249,6 +262,7 @@ def enter(root: Path, repo: Path, argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 4 and sys.argv[1] == "enter":
-        raise SystemExit(enter(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]))
-    raise SystemExit("usage: pythons.py enter ROOT REPO COMMAND...")
+    if len(sys.argv) > 5 and sys.argv[1] == "enter":
+        paths = [Path(arg) for arg in sys.argv[2:5]]
+        raise SystemExit(enter(paths[0], paths[1], paths[2], sys.argv[5:]))
+    raise SystemExit("usage: pythons.py enter ROOT SCRATCH REPO COMMAND...")
