@@ -141,9 +141,12 @@ class DebianRoot:
         shutil.copyfile("/etc/resolv.conf", self.path / "etc" / "resolv.conf")
         scratch = Path(tempfile.mkdtemp(prefix=f"{self.suite}-tmp-", dir=self.path.parent))
         scratch.chmod(0o1777)
+        uv_cache = Path(os.environ.get("UV_CACHE_DIR") or cache_home().parent / "uv")
+        uv_cache.mkdir(parents=True, exist_ok=True)
         enter = [sys.executable, str(Path(__file__).resolve()), "enter", str(self.path)]
         command = ["unshare", "--mount", "--pid", "--fork", "--kill-child"]
-        command += ["--propagation", "private", "--", *enter, str(scratch), str(repo), *argv]
+        command += ["--propagation", "private", "--", *enter, str(scratch), str(uv_cache)]
+        command += [str(repo), *argv]
         try:
             return subprocess.run(command, env=inner_env(self.path), check=False).returncode
         finally:
@@ -235,16 +238,14 @@ def _bind(source: str, root: Path, *, read_only: bool = False) -> None:
         _mount("-o", "remount,bind,ro", str(target))
 
 
-def enter(root: Path, scratch: Path, repo: Path, argv: list[str]) -> int:
-    """Be PID 1 of the new namespace: mount (*scratch* as ``/tmp``), run *argv* chrooted in
-    *root*, reap orphans."""
+def enter(root: Path, scratch: Path, uv_cache: Path, repo: Path, argv: list[str]) -> int:
+    """Be PID 1 of the new namespace: mount (*scratch* as ``/tmp``, the host's *uv_cache* as
+    root's), run *argv* chrooted in *root*, reap orphans."""
     _mount("-t", "proc", "proc", str(root / "proc"))
     for shared in ("/dev", "/sys", str(repo)):
         _bind(shared, root)
     _mount("--bind", str(scratch), str(root / "tmp"))
     _bind("/etc/ssl/certs", root, read_only=True)  # a TLS-inspecting proxy's CA, if any
-    uv_cache = Path.home() / ".cache" / "uv"
-    uv_cache.mkdir(parents=True, exist_ok=True)
     target = root / "root" / ".cache" / "uv"
     target.mkdir(parents=True, exist_ok=True)
     _mount("--bind", str(uv_cache), str(target))
@@ -262,7 +263,7 @@ def enter(root: Path, scratch: Path, repo: Path, argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 5 and sys.argv[1] == "enter":
-        paths = [Path(arg) for arg in sys.argv[2:5]]
-        raise SystemExit(enter(paths[0], paths[1], paths[2], sys.argv[5:]))
-    raise SystemExit("usage: pythons.py enter ROOT SCRATCH REPO COMMAND...")
+    if len(sys.argv) > 6 and sys.argv[1] == "enter":
+        root, scratch, uv_cache, repo = (Path(arg) for arg in sys.argv[2:6])
+        raise SystemExit(enter(root, scratch, uv_cache, repo, sys.argv[6:]))
+    raise SystemExit("usage: pythons.py enter ROOT SCRATCH UV_CACHE REPO COMMAND...")
