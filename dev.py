@@ -231,17 +231,18 @@ def _start_leg(version: str, subset: str, args: list[str]) -> int:
 
 
 def _pytest(python: str, marker: str, args: list[str]) -> None:
-    """pytest: the parallel run, then the tests marked ``alone`` by themselves."""
+    """pytest: the tests marked ``alone`` by themselves, then the rest in parallel (last, so
+    the run's closing line counts the bulk of the tests)."""
     parallel = _parallel(args)
     if not parallel:
         run(python, "-m", "pytest", *(["-m", marker] if marker else []), *args)
         return
     # Tests marked "alone" judge how the OS schedules our processes: other workers' load
-    # would decide them, so they run afterwards, by themselves.
+    # would decide them, so they run by themselves.
     both = f"({marker}) and " if marker else ""
     codes = [
-        call(python, "-m", "pytest", *parallel, "-m", f"{both}not alone", *args),
         call(python, "-m", "pytest", "-m", f"{both}alone", *args),
+        call(python, "-m", "pytest", *parallel, "-m", f"{both}not alone", *args),
     ]
     failed = [code for code in codes if code not in (0, NO_TESTS_COLLECTED)]
     if failed or all(code == NO_TESTS_COLLECTED for code in codes):

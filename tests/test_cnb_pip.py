@@ -70,6 +70,7 @@ def test_cnb_build_takes_pip_from_the_python_buildpacks_pip_layer(
     assert web.stop(timeout=30) == 0, web.tail()
 
 
+@pytest.mark.smoke
 def test_cnb_build_without_any_pip_says_what_to_do(tmp_path: Path, bare_python: str) -> None:
     """No pip in the venv, no pip layer, none on PATH, no ensurepip wheel: one clear error."""
     stand_in = PythonStandIn(base=bare_python, pip_layer=False)
