@@ -242,9 +242,9 @@ def enter(root: Path, scratch: Path, uv_cache: Path, repo: Path, argv: list[str]
     """Be PID 1 of the new namespace: mount (*scratch* as ``/tmp``, the host's *uv_cache* as
     root's), run *argv* chrooted in *root*, reap orphans."""
     _mount("-t", "proc", "proc", str(root / "proc"))
+    _mount("--bind", str(scratch), str(root / "tmp"))  # first: the repository may be in /tmp
     for shared in ("/dev", "/sys", str(repo)):
         _bind(shared, root)
-    _mount("--bind", str(scratch), str(root / "tmp"))
     _bind("/etc/ssl/certs", root, read_only=True)  # a TLS-inspecting proxy's CA, if any
     target = root / "root" / ".cache" / "uv"
     target.mkdir(parents=True, exist_ok=True)
