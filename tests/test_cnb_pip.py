@@ -10,6 +10,7 @@ can make the build work.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,17 @@ def test_cnb_build_takes_pip_from_the_python_buildpacks_pip_layer(
     assert http_get(f"http://[::1]:{port}{meta['http']['path']}")[0] == 200
     assert_fixture_sockets(meta, port)
     assert web.stop(timeout=30) == 0, web.tail()
+
+
+@pytest.mark.smoke
+def test_cnb_build_falls_back_to_the_interpreters_ensurepip_wheel(tmp_path: Path) -> None:
+    """No pip layer and none on PATH, but the interpreter's ensurepip has its wheel (pyenv's
+    ``_bundled``; Debian's ``/usr/share/python-wheels`` in a Debian root): pip runs from it."""
+    stand_in = PythonStandIn(base=sys._base_executable, pip_layer=False)  # type: ignore[attr-defined]
+    cnb = CnbPlatform(tmp_path / "cnb", stand_in, build_path=path_with_only(tmp_path / "tools"))
+    build = cnb.build(FIXTURES / "tutorial", dict(HOSTS))
+    assert build.built, build.output() or build.output("heroku/python")
+    assert re.search(r"pip: \S+/pip-[0-9.]+-py3-none-any\.whl\n", build.output()), build.output()
 
 
 @pytest.mark.smoke
