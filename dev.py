@@ -3,6 +3,10 @@
 
 python3 dev.py demo             build the example app like Heroku would and run it locally
 python3 dev.py test [ARGS]      lint, type-check and run the test suite (ARGS go to pytest)
+python3 dev.py test --python X.Y [--subset NAME] [ARGS]
+                                the suite (or a subset: smoke, build, launchers, layers) on
+                                Python X.Y: 3.13 and 3.14 in a Debian root made on first use
+                                (trixie, sid; needs root), others from this machine (pyenv)
 python3 dev.py bench [--quick]  run the benchmarks (writes bench/results/)
 python3 dev.py lock [--upgrade] re-lock (--upgrade: to the newest releases as of now), then copy
                                 the lock's versions into the slug pins; prints what changed
@@ -26,7 +30,11 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# ``dev.py test --python X.Y`` sets LEG_VAR for itself and its children (pytest, the tests'
+# own ``import dev``): that leg's environment is .venv-X.Y, made from the same lock.
+LEG_VAR = "DEV_PYTHON_LEG"
+LEG = os.environ.get(LEG_VAR, "")
+VENV = ROOT / (f".venv-{LEG}" if LEG else ".venv")
 PYTHON = VENV / "bin" / "python"
 UV = VENV / "bin" / "uv"
 STAMP = VENV / ".installed"
@@ -154,22 +162,87 @@ def run(*command: str) -> None:
         raise SystemExit(code)
 
 
+# ``--subset NAME``: (marker expression, test files). The smoke subset is what CI runs on
+# the newest Python: Django 6 and the CNB build served there, the launchers' basics.
+SUBSETS: dict[str, tuple[str, list[str]]] = {
+    "all": ("", []),
+    "smoke": ("smoke", []),
+    "build": ("", ["tests/test_build_e2e.py", "tests/test_cnb_e2e.py", "tests/test_django6.py"]),
+    "launchers": ("", ["tests/test_launchers.py", "tests/test_web_engines.py"]),
+    "layers": ("", ["tests/test_layers.py", "tests/test_memory_layer.py"]),
+}
+
+
+def _options(args: list[str]) -> tuple[str, str, list[str]]:
+    """``(python version or "", subset, pytest args)`` from ``test``'s leading options."""
+    version, subset = "", "all"
+    while args and args[0] in ("--python", "--subset"):
+        if len(args) < 2:
+            _die(f"{args[0]} needs a value")
+        if args[0] == "--python":
+            version = args[1]
+        else:
+            subset = args[1]
+        args = args[2:]
+    if version and not re.fullmatch(r"3\.\d+", version):
+        _die(f"--python takes a version like 3.14, not {version!r}")
+    if subset not in SUBSETS:
+        _die(f"--subset is one of {', '.join(SUBSETS)}, not {subset!r}")
+    return version, subset, args
+
+
 def cmd_test(args: list[str]) -> None:
+    version, subset, args = _options(args)
+    if version and version != LEG:  # start the leg: its venv is chosen when dev.py loads
+        raise SystemExit(_start_leg(version, subset, args))
     python = str(ensure_venv())
     _at_lock_date()
-    sources = [p for p in ("buildpack", "tests", "bench", "dev.py") if (ROOT / p).exists()]
-    run(python, "-m", "ruff", "check", *sources)
-    run(python, "-m", "ruff", "format", "--check", *sources)
-    run(python, "-m", "mypy")
+    if not version:  # lint and types do not depend on the Python: the default leg checks them
+        sources = [p for p in ("buildpack", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+        run(python, "-m", "ruff", "check", *sources)
+        run(python, "-m", "ruff", "format", "--check", *sources)
+        run(python, "-m", "mypy")
+    marker, files = SUBSETS[subset]
+    _pytest(python, marker, [*files, *args])
+
+
+def _start_leg(version: str, subset: str, args: list[str]) -> int:
+    """Run ``dev.py test`` again as the leg of Python *version* (:data:`LEG_VAR` set): with
+    this interpreter when it is that version, else in its Debian root or with this
+    machine's interpreter of that version; the exit code."""
+    from tests.support import pythons
+
+    os.environ[LEG_VAR] = version
+    argv = ["dev.py", "test", "--python", version, "--subset", subset, *args]
+    try:
+        if version == f"{sys.version_info[0]}.{sys.version_info[1]}":
+            return subprocess.run([sys.executable, *argv], cwd=ROOT, check=False).returncode
+        if version in pythons.DEBIAN_SUITES:
+            root = pythons.DebianRoot(version)
+            root.ensure()
+            return root.run([root.python, str(ROOT / "dev.py"), *argv[1:]], ROOT)
+        python = pythons.host_python(version)
+        if python is None:
+            _die(f"no Python {version} on this machine. Fix: pyenv install {version}")
+        return subprocess.run([str(python), *argv], cwd=ROOT, check=False).returncode
+    except pythons.PythonUnavailable as exc:
+        _die(f"cannot run the tests on Python {version}: {exc}")
+    return 1
+
+
+def _pytest(python: str, marker: str, args: list[str]) -> None:
+    """pytest: the tests marked ``alone`` by themselves, then the rest in parallel (last, so
+    the run's closing line counts the bulk of the tests)."""
     parallel = _parallel(args)
     if not parallel:
-        run(python, "-m", "pytest", *args)
+        run(python, "-m", "pytest", *(["-m", marker] if marker else []), *args)
         return
     # Tests marked "alone" judge how the OS schedules our processes: other workers' load
-    # would decide them, so they run afterwards, by themselves.
+    # would decide them, so they run by themselves.
+    both = f"({marker}) and " if marker else ""
     codes = [
-        call(python, "-m", "pytest", *parallel, "-m", "not alone", *args),
-        call(python, "-m", "pytest", "-m", "alone", *args),
+        call(python, "-m", "pytest", "-m", f"{both}alone", *args),
+        call(python, "-m", "pytest", *parallel, "-m", f"{both}not alone", *args),
     ]
     failed = [code for code in codes if code not in (0, NO_TESTS_COLLECTED)]
     if failed or all(code == NO_TESTS_COLLECTED for code in codes):

@@ -16,9 +16,11 @@ OLD_PYTHON = (
     "Fix: echo 3.12 > .python-version (then commit and push)"
 )
 PIP_UNAVAILABLE = (
-    "Could not run pip with the app's Python ({detail}).\n"
-    "Fix: make sure heroku/python ran first; retry the build if PyPI had a hiccup."
+    "Could not find pip for the app's Python: {detail}.\n"
+    "Fix: list heroku/python (it provides pip) before channels-buildpack, or add pip to your "
+    "dependencies (requirements.txt: pip)."
 )
+PIP_FOUND = "pip: {where}"
 INSTALL_FAILED = (
     "Installing {what} into the app's Python failed (pip exit {code}); pip's output is above.\n"
     "Fix: retry the build; if it persists, pin the package in your dependencies."

@@ -24,7 +24,7 @@ from buildpack import __version__
 from buildpack.core.generate import runtime_defaults
 from tests.conftest import FIXTURES, fixture_meta, fixture_names
 from tests.support.cnb import check_process_entry, layer_types, tree_digest
-from tests.support.cnb_platform import CnbBuild, CnbPlatform
+from tests.support.cnb_platform import CnbBuild, CnbPlatform, path_with_only
 from tests.support.deployment import Deployment, wait_until
 from tests.support.platform import REPO
 from tests.support.ports import free_port, wait_for_port
@@ -121,12 +121,7 @@ def test_bin_detect_cnb_contract(tmp_path: Path, name: str, with_python: bool) -
 
 def _bin_without_python(tmp_path: Path) -> str:
     """A PATH with bash and coreutils but no python3 (the grep fallback's world)."""
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    for tool in ("bash", "cat", "grep", "find", "dirname", "env"):
-        found = subprocess.run(["which", tool], capture_output=True, text=True, check=True)
-        (tools / tool).symlink_to(found.stdout.strip())
-    return str(tools)
+    return path_with_only(tmp_path / "tools")
 
 
 # -- build and serve every fixture ------------------------------------------------------------

@@ -337,6 +337,11 @@ def _cnb_build(ctx: Context, result: FamilyResult) -> None:
         )  # fmt: skip
     result.notes.append(
         "bin/build = our CNB step on the lifecycle emulation (tests/support/cnb.py) after a "
-        "heroku/python stand-in: it installs our runtime into a layer of its own with one "
-        "resolving pip run and one installing run; a rebuild reuses the cached layer."
+        "heroku/python stand-in (pip in its own layer, the venv without pip, as the real "
+        "one): it installs our runtime into a layer of its own in one pip run, from the "
+        "wheels its cache layer keeps (a build with an empty cache downloads them first); "
+        "a rebuild reuses the cached layer. Each CNB app starts from the cache layer of the "
+        "run's first app, as after an earlier deploy: an app on another Python finds no "
+        "wheels for its interpreter there and downloads them first (two pip runs), as a "
+        "build with an empty cache does."
     )

@@ -7,8 +7,9 @@ Two platform details shape this module:
   ``/app/.heroku/python`` to the build's Python and puts that path on ``PATH``. pip writes
   console-script shebangs from the interpreter path it runs under, so we run pip through that
   run-time path whenever it exists, and only otherwise repair our own script's shebang.
-* uv and Poetry apps get no pip in the slug; like heroku/python itself we then run the pip
-  wheel that ships inside the standard library's ``ensurepip``.
+* uv and Poetry apps get no pip in the slug, and heroku/python's CNB keeps pip out of its
+  venv (a ``--user`` install in a layer of its own): :mod:`buildpack.core.pipfind` finds the
+  pip each platform provides, and falls back to the wheel of ``ensurepip``.
 
 pip's cache lives in ``CACHE_DIR`` so a build never writes outside BUILD_DIR/CACHE_DIR.
 Every Python we start here runs isolated (``-I``) from a neutral working directory, so
@@ -32,8 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack import __version__, log
-from buildpack.core import pins, safefs
+from buildpack import __version__, log, messages
+from buildpack.core import pins, pipfind, safefs, wheelcache
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 # What our runtime accepts when the app already has it (mirrors pyproject.toml); a missing
@@ -51,11 +52,15 @@ PASS_THROUGH_PIP_VARS = (
     "PIP_FIND_LINKS",
     "PIP_TRUSTED_HOST",
 )
+# Set by Python buildpacks for their own pip runs (heroku/python's CNB: PIP_PYTHON=<venv>,
+# which would make pip start itself again under that interpreter, without -I); ours choose
+# the interpreter and the target themselves.
+REPLACED_PIP_VARS = ("PIP_PYTHON", "PIP_USER", "PIP_PREFIX", "PIP_TARGET", "PIP_ROOT")
 # -I: isolated mode (no working directory or PYTHON* variables on sys.path). Python 3.4+.
 # -B: no bytecode caches written where the child imports from (another buildpack's layers).
-ISOLATED = "-IB"
+ISOLATED = pipfind.ISOLATED
 # Where our child Pythons run: never the repository.
-NEUTRAL_CWD = Path(os.sep)
+NEUTRAL_CWD = pipfind.NEUTRAL_CWD
 MAX_SCRIPT_BYTES = 1024 * 1024
 
 
@@ -113,25 +118,19 @@ def _python(
     )
 
 
+_pip_commands: dict[str, list[str]] = {}
+
+
 def _pip_base(app: AppPython) -> list[str]:
-    check = _python([app.pip_python, ISOLATED, "-m", "pip", "--version"])
-    if check.returncode == 0:
-        return [app.pip_python, ISOLATED, "-m", "pip"]
-    bundled = _python(
-        [
-            app.pip_python,
-            ISOLATED,
-            "-c",
-            "import ensurepip, glob, os; "
-            "print(sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "
-            "'_bundled', 'pip-*.whl')))[-1])",
-        ]
-    )
-    wheel = bundled.stdout.strip()
-    if bundled.returncode != 0 or not wheel:
-        detail = (check.stderr or bundled.stderr).strip().splitlines() or ["no pip module"]
-        raise InstallError("pip", detail[-1])
-    return [app.pip_python, ISOLATED, f"{wheel}/pip"]
+    """How pip runs for the app's Python (:mod:`buildpack.core.pipfind`), looked up once."""
+    if app.pip_python not in _pip_commands:
+        try:
+            command = pipfind.find_pip(app.pip_python)
+        except pipfind.PipNotFound as exc:
+            raise InstallError("pip", str(exc)) from exc
+        log.detail(messages.PIP_FOUND.format(where=pipfind.describe(command)))
+        _pip_commands[app.pip_python] = command
+    return _pip_commands[app.pip_python]
 
 
 def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
@@ -149,6 +148,8 @@ def pip_env(cache_dir: Path, config_vars: Mapping[str, str]) -> dict[str, str]:
     env["PIP_NO_INPUT"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # pip's own children (build isolation) are not -B
     env.pop("PYTHONPATH", None)  # pip must see the app's site-packages only
+    for name in REPLACED_PIP_VARS:
+        env.pop(name, None)
     return env
 
 
@@ -373,11 +374,49 @@ def install_runtime_into(
     cache_dir: Path,
     config_vars: Mapping[str, str],
 ) -> None:
-    """Our wheel and the runtime dependencies the app lacks (*wanted*, nothing to resolve)
-    into *target*, with the optional packages in the same pip run when they install."""
-    command = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target), *wanted]
+    """Our wheel and the runtime dependencies the app lacks (*wanted*: the wheel, then pins,
+    nothing to resolve) into *target*, the optional packages too when they have a wheel.
+
+    One pip run from files when the build cache holds every wheel
+    (:mod:`buildpack.core.wheelcache`); otherwise they are downloaded there first, and
+    when even that fails, installed from the index as they come."""
+    env = pip_env(cache_dir, config_vars)
     what = ", ".join(_display(r) for r in wanted)
-    _install_with_optional(app, command, pip_env(cache_dir, config_vars), what)
+    command = ["install", "-q", "--no-deps", "--upgrade", "--target", str(target)]
+    cached = _cached_wheels(app, list(wanted[1:]), cache_dir, env)
+    if cached is None:
+        _install_with_optional(app, [*command, *wanted], env, what)
+        return
+    files, dropped = cached
+    _run_pip(_pip_base(app), [*command, "--no-index", wanted[0], *map(str, files)], env, what)
+    if dropped:
+        _say_optional_missing(dropped)
+
+
+def _cached_wheels(
+    app: AppPython, pinned: list[str], cache_dir: Path, env: Mapping[str, str]
+) -> tuple[list[Path], list[str]] | None:
+    """``(wheel files, optional requirements left out)`` for *pinned* and the missing
+    optional packages, downloading what the cache lacks (every runtime pin of this Python
+    at once, so the next app on it finds them whatever it lacks); None when the pins cannot
+    be had as wheels."""
+    folder = wheelcache.directory(cache_dir)
+    optional = missing_optional_dependencies()
+    every = [pins.pinned(_name(r)) for r in runtime_dependencies()]
+    every_optional = [pins.pinned(_name(r)) for r in OPTIONAL_DEPENDENCIES if _applies(r)]
+    attempts: list[tuple[list[str], list[str], list[str]]] = [
+        ([*pinned, *optional], [], every_optional),  # the optional ones too, if they have wheels
+        (pinned, optional, []),
+    ]
+    for wanted, dropped, extra in attempts:
+        if wheelcache.missing(folder, wanted):
+            args = ["download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(folder)]
+            absent = wheelcache.missing(folder, [*every, *extra, *wanted])
+            _python([*_pip_base(app), *args, *dict.fromkeys(absent)], env)
+        files = wheelcache.find_all(folder, wanted)
+        if files is not None:
+            return files, dropped
+    return None
 
 
 def _install_with_optional(

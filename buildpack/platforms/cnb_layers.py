@@ -5,7 +5,9 @@
   (on ``PATH`` at launch), the launch environment (``env.launch/``: ``PYTHONPATH`` with its
   ``.delim``; ``.default`` files, so a config var always wins) and ``exec.d/web/``.
   A rebuild with the same buildpack source, Python and app dependencies reuses it as is.
-* ``cache/`` (``cache`` only): pip's cache and our built wheel, kept between builds.
+* ``cache/`` (``cache`` only), kept between builds: pip's cache, our built wheel, the wheels
+  of our runtime's pins (:mod:`buildpack.core.wheelcache`) and the build's bytecode
+  (``bin/build`` sets ``pycache_prefix`` there).
 * ``launch.toml``: process types as command arrays (no ``direct`` key since API 0.9).
 
 Only the standard library is imported at module level: ``packaging`` (which the analysis

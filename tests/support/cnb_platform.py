@@ -6,9 +6,13 @@ user would leave it out). The stand-ins are real buildpack directories (``buildp
 ``bin/detect``, ``bin/build``) generated at test time:
 
 * ``heroku/python`` (``cnb.md`` §2): detects the files the real one does; builds a
-  ``python`` layer (build+launch+cache: the interpreter, ``PYTHONUNBUFFERED``) and a
-  ``venv`` layer (build+launch: a real virtualenv without pip holding the app's
-  dependencies, ``VIRTUAL_ENV``; ``PIP_PYTHON``/``UV_PROJECT_ENVIRONMENT`` at build time);
+  ``python`` layer (build+launch+cache: the interpreter, ``PYTHONUNBUFFERED``), for pip
+  apps a ``pip`` layer (build+cache, not launch: pip installed for the user base
+  ``PYTHONUSERBASE`` = the layer, its ``bin/pip`` on the build ``PATH``, as the real one's
+  ``pip install --user``) and a ``venv`` layer (build+launch: a real virtualenv made
+  without pip, holding the app's dependencies, ``VIRTUAL_ENV``; ``PIP_PYTHON`` /
+  ``UV_PROJECT_ENVIRONMENT`` at build time). The interpreter is the one the app asks for
+  on this machine: in a Debian root, Debian's, whose ``ensurepip`` has no wheel;
 * ``heroku/procfile`` (§3.4): passes iff a ``Procfile`` exists; every entry becomes a
   ``bash -c`` process, ``web`` (or a single entry) the default.
 
@@ -23,11 +27,13 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import lockfile
 from tests.support.cnb import Buildpack, Lifecycle, escape_id
 from tests.support.platform import IGNORED, REPO, python_for, system_path, uv_binary
 from tests.support.procs import ManagedProcess, ProcessGroup
@@ -81,7 +87,16 @@ def _write(path: Path, text: str, executable: bool = False) -> None:
         path.chmod(0o755)
 
 
-def make_buildpacks(root: Path) -> dict[str, Buildpack]:
+@dataclass(frozen=True)
+class PythonStandIn:
+    """How the heroku/python stand-in behaves: *base* replaces the interpreter the app asks
+    for (None: :func:`python_for`); *pip_layer* False builds no ``pip`` layer."""
+
+    base: str | None = None
+    pip_layer: bool = True
+
+
+def make_buildpacks(root: Path, stand_in: PythonStandIn) -> dict[str, Buildpack]:
     """The three buildpack directories under *root* (ours read-only)."""
     ours = root / "channels-buildpack"
     ours.mkdir(parents=True)
@@ -103,7 +118,8 @@ def make_buildpacks(root: Path) -> dict[str, Buildpack]:
     build = STANDIN_BUILD.format(python=sys.executable, repo=REPO, entry="python_build")
     _write(python / "bin" / "build", build, executable=True)
     network = {k: v for k, v in os.environ.items() if NETWORK_VARS.match(k)}
-    _write(python / "host.json", json.dumps({"network": network, "home": str(Path.home())}))
+    host = {"network": network, "home": str(Path.home()), "base": stand_in.base}
+    _write(python / "host.json", json.dumps({**host, "pip_layer": stand_in.pip_layer}))
     procfile = root / "heroku_procfile"
     _write(procfile / "buildpack.toml", _descriptor("heroku/procfile", "0.0.0-standin"))
     _write(
@@ -151,7 +167,7 @@ def python_build(layers_dir: str) -> None:
     host = json.loads((Path(os.environ["CNB_BUILDPACK_DIR"]) / "host.json").read_text())
     os.environ.update(host["network"])  # only for this stand-in's own downloads
     os.environ["HOME"] = host["home"]  # where the test machine keeps its Pythons (pyenv)
-    base = python_for(app)
+    base = host["base"] or python_for(app)
     if base is None:
         print(f"no Python for {app / '.python-version'} on this machine", file=sys.stderr)
         raise SystemExit(1)
@@ -171,6 +187,9 @@ def python_build(layers_dir: str) -> None:
         link.symlink_to(base)
     venv = layers / "venv"
     uses_uv = (app / "uv.lock").is_file()
+    uv = uv_binary()
+    if host["pip_layer"] and not uses_uv and not (app / "poetry.lock").is_file():
+        _pip_layer(layers, base, uv)
     build_env = (
         {"UV_PROJECT_ENVIRONMENT.override": str(venv)}
         if uses_uv
@@ -182,12 +201,73 @@ def python_build(layers_dir: str) -> None:
         "build = true\nlaunch = true",
         {"env": {"VIRTUAL_ENV.override": str(venv)}, "env.build": build_env},
     )
-    uv = uv_binary()
-    import subprocess
-
+    # uv makes venvs without pip, as heroku/python's `python -m venv --without-pip`
     subprocess.run([uv, "venv", "-q", "--allow-existing", "--python", base, str(venv)], check=True)
     # No bytecode for the whole venv (4 of the 5 s): a launch compiles what it imports.
     Platform._install(app, venv, uv, uses_uv, compile_bytecode=False)
+
+
+def _pip_layer(layers: Path, base: str, uv: str) -> None:
+    """pip as a user-site install of the base interpreter in a cached ``pip`` layer (the
+    lock's pip; the real one installs its own curated version the same way)."""
+    layer = _layer(
+        layers,
+        "pip",
+        "build = true\ncache = true",
+        {
+            "env.build": {
+                "PIP_DISABLE_PIP_VERSION_CHECK.override": "1",
+                "PYTHONUSERBASE.override": str(layers / "pip"),
+            }
+        },
+    )
+    if list(layer.glob("lib/python*/site-packages/pip/__main__.py")):
+        return  # restored from the cache
+    probe = [base, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    minor = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    version = lockfile.versions("pip")[minor]
+    # --prefix lays files out as --user does under PYTHONUSERBASE (lib/pythonX.Y/site-packages,
+    # bin/pip with the base interpreter in its shebang), without needing pip to install pip.
+    command = [uv, "pip", "install", "-q", "--python", base, "--prefix", str(layer)]
+    subprocess.run([*command, "--no-deps", f"pip=={version}"], check=True)
+
+
+def python_without_pip_wheel(base: str, dest: Path) -> str:
+    """A Python like *base* whose ``ensurepip`` has no pip wheel at all (no ``_bundled``
+    directory, no distribution wheel directory), and no pip: its own prefix *dest* with the
+    binary copied and the standard library linked, ``ensurepip`` and the sysconfig data
+    (``WHEEL_PKG_DIR``, Debian's ``/usr/share/python-wheels``) copied and emptied of wheels."""
+    probe = "import sys, sysconfig; print(sys.executable, sysconfig.get_path('stdlib'))"
+    found = subprocess.run([base, "-I", "-c", probe], capture_output=True, text=True, check=True)
+    executable, stdlib = (Path(p) for p in found.stdout.split())
+    (dest / "bin").mkdir(parents=True)
+    shutil.copy2(executable.resolve(), dest / "bin" / executable.name)
+    lib = dest / "lib" / stdlib.name
+    lib.mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name in ("site-packages", "dist-packages", "__pycache__"):
+            (lib / entry.name).mkdir()  # no pip; bytecode of the copies stays here
+        elif entry.name == "ensurepip":
+            shutil.copytree(entry, lib / entry.name, ignore=shutil.ignore_patterns("_bundled"))
+        elif entry.name.startswith("_sysconfigdata") and entry.is_file():
+            text = re.sub(r"'WHEEL_PKG_DIR': '[^']*'", "'WHEEL_PKG_DIR': ''", entry.read_text())
+            (lib / entry.name).write_text(text)
+        else:
+            (lib / entry.name).symlink_to(entry)
+    return str(dest / "bin" / executable.name)
+
+
+BASIC_TOOLS = ("bash", "cat", "grep", "find", "dirname", "env", "uname", "mkdir")
+
+
+def path_with_only(folder: Path, tools: tuple[str, ...] = BASIC_TOOLS) -> str:
+    """A PATH of one *folder* holding links to *tools* alone (no python, no pip)."""
+    folder.mkdir()
+    for tool in tools:
+        found = shutil.which(tool)
+        assert found, f"{tool} is not on this machine's PATH"
+        (folder / tool).symlink_to(found)
+    return str(folder)
 
 
 def procfile_build(layers_dir: str) -> None:
@@ -243,9 +323,12 @@ class CnbBuild:
 class CnbPlatform:
     """Build apps with ``heroku/python`` -> ours -> ``heroku/procfile`` and run processes."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, stand_in: PythonStandIn | None = None, build_path: str | None = None
+    ) -> None:
         self.root = root
-        self.buildpacks = make_buildpacks(root / "buildpacks")
+        self.build_path = build_path or system_path()  # the build image's PATH
+        self.buildpacks = make_buildpacks(root / "buildpacks", stand_in or PythonStandIn())
         self.count = 0
         self.warm_cache: Path | None = None
 
@@ -264,7 +347,7 @@ class CnbPlatform:
         shutil.copytree(source, app_dir, ignore=IGNORED, symlinks=True)
         config = dict(config_vars or {})
         lifecycle = Lifecycle(base, app_dir, self.group(), config)
-        lifecycle.host_env["PATH"] = system_path()
+        lifecycle.host_env["PATH"] = self.build_path
         self._seed_cache(lifecycle)
         build = self._run(CnbBuild(source, lifecycle, False, False, config))
         self._keep_warm_cache(build)
