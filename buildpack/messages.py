@@ -495,4 +495,4 @@ FAST_PATH_ASYNC_MIDDLEWARE = (
     "middleware {path} is async-only (Django's sync chain would run it through async_to_sync)"
 )
 FAST_PATH_ASYNC_HOOK = "{hook} is a coroutine (an async process_view/process_template_response)"
-FAST_PATH_PLAN_FAILED = "Django's sync middleware chain could not be loaded ({error})"
+FAST_PATH_CHAIN_FAILED = "Django's sync middleware chain could not be loaded ({error})"

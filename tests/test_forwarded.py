@@ -13,7 +13,7 @@ import socket
 import pytest
 from twisted.web.http_headers import Headers
 
-from buildpack.runtime.launchers.forwarded import (
+from buildpack.runtime.web.forwarded import (
     ClientAddressMiddleware,
     _narrowed,
     _unmapped,

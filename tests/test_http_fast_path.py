@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from buildpack import messages
-from buildpack.runtime.launchers import fastpath
 from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.ops.autoscale import METRICS_PATH
+from buildpack.runtime.web import fastpath
 from tests.conftest import FIXTURES, LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno
 from tests.support.platform import Build, Platform

@@ -1,8 +1,9 @@
-"""Which requests the HTTP fast path takes (``fastplan``): each rule on real Django handlers.
+"""Which requests the HTTP fast path takes (``fastpath_rules``): each rule on real Django
+handlers.
 
 One fresh interpreter configures Django, builds ``ASGIHandler``s under different settings and
-prints what ``fastplan`` decided for each case; the tests read those decisions. The end-to-end
-behaviour of both paths is in ``test_http_fast_path.py``.
+prints what ``fastpath_rules`` decided for each case; the tests read those decisions. The
+end-to-end behaviour of both paths is in ``test_http_fast_path.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from django.http import HttpResponse
 from django.test.utils import override_settings
 from django.urls import clear_url_caches, path
 from django.utils.deprecation import MiddlewareMixin
-from buildpack.runtime.launchers import fastplan
+from buildpack.runtime.web import fastpath_rules as rules
 
 def sync_view(request): return HttpResponse("sync")
 async def async_view(request): return HttpResponse("async")
@@ -56,41 +57,41 @@ def scope(path="/sync/", headers=(), **extra):
     return {"type": "http", "method": "GET", "path": path, "headers": list(headers), **extra}
 
 def plan():
-    return fastplan.compute(ASGIHandler())
+    return rules.compute(ASGIHandler())
 
 out = {}
 default = plan()
 out["default"] = [default.chain is not None, default.resolve_first, default.reason]
-out["eligible"] = fastplan.eligible(default, scope())
-out["root_path"] = fastplan.eligible(default, scope(root_path="/app"))
+out["eligible"] = rules.eligible(default, scope())
+out["root_path"] = rules.eligible(default, scope(root_path="/app"))
 with override_settings(FORCE_SCRIPT_NAME="/app"):
-    out["force_script_name"] = fastplan.eligible(default, scope())
-out["chunked"] = fastplan.eligible(default, scope(headers=[(b"transfer-encoding", b"chunked")]))
-out["small_body"] = fastplan.eligible(default, scope(headers=[(b"content-length", b"1000")]))
-out["big_body"] = fastplan.eligible(default, scope(headers=[(b"content-length", b"1001")]))
-out["bad_length"] = fastplan.eligible(default, scope(headers=[(b"content-length", b"x")]))
+    out["force_script_name"] = rules.eligible(default, scope())
+out["chunked"] = rules.eligible(default, scope(headers=[(b"transfer-encoding", b"chunked")]))
+out["small_body"] = rules.eligible(default, scope(headers=[(b"content-length", b"1000")]))
+out["big_body"] = rules.eligible(default, scope(headers=[(b"content-length", b"1001")]))
+out["bad_length"] = rules.eligible(default, scope(headers=[(b"content-length", b"x")]))
 
 async def on_started(sender, **kwargs): pass
 request_started.connect(on_started)
-out["async_receiver"] = fastplan.eligible(default, scope())
+out["async_receiver"] = rules.eligible(default, scope())
 request_started.disconnect(on_started)
-out["receiver_gone"] = fastplan.eligible(default, scope())
+out["receiver_gone"] = rules.eligible(default, scope())
 
 urlpatterns.append(path("async/", async_view))
 clear_url_caches()
 mixed = plan()
 out["mixed"] = [mixed.chain is not None, mixed.resolve_first]
-out["mixed_sync"] = fastplan.eligible(mixed, scope())
-out["mixed_async"] = fastplan.eligible(mixed, scope("/async/"))
-out["mixed_404"] = fastplan.eligible(mixed, scope("/nowhere/"))
+out["mixed_sync"] = rules.eligible(mixed, scope())
+out["mixed_async"] = rules.eligible(mixed, scope("/async/"))
+out["mixed_404"] = rules.eligible(mixed, scope("/nowhere/"))
 
 with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, "__main__.AsyncOnly"]):
     out["async_only"] = plan().reason
 with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, "__main__.AsyncViewHook"]):
     out["async_hook"] = plan().reason
-out["static_handler"] = fastplan.compute(ASGIStaticFilesHandler(ASGIHandler())).reason
+out["static_handler"] = rules.compute(ASGIStaticFilesHandler(ASGIHandler())).reason
 
-from buildpack.runtime.launchers import fastpath
+from buildpack.runtime.web import fastpath
 stock = ASGIHandler.handle
 fastpath.install()
 installed = ASGIHandler.handle

@@ -21,7 +21,7 @@ settings.configure(
     INSTALLED_APPS=[],
 )
 django.setup()
-from buildpack.runtime.launchers import oldconns
+from buildpack.runtime.web import oldconns
 assert oldconns.install()
 from asgiref.sync import sync_to_async
 from channels.consumer import AsyncConsumer

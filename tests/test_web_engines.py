@@ -321,7 +321,7 @@ def _python(code: str, **env: str) -> str:
 def test_daphne_runs_its_reactor_on_uvloop_and_keeps_asgi_threads() -> None:
     code = (
         "import asyncio, threading, time\n"
-        "from buildpack.runtime.launchers import server\n"
+        "from buildpack.runtime.web import daphne\n"
         "from twisted.internet import reactor\n"
         "loop = reactor._asyncioEventloop\n"
         "def work():\n"
@@ -329,7 +329,7 @@ def test_daphne_runs_its_reactor_on_uvloop_and_keeps_asgi_threads() -> None:
         "    return threading.current_thread().name\n"
         "names = loop.run_until_complete(\n"
         "    asyncio.gather(*(loop.run_in_executor(None, work) for _ in range(8))))\n"
-        "print(type(loop).__module__, loop is server.LOOP, len(set(names)))"
+        "print(type(loop).__module__, loop is daphne.LOOP, len(set(names)))"
     )
     # ASGI_THREADS sizes the default executor, as Daphne does for its own loop
     assert _python(code, ASGI_THREADS="3") == "uvloop True 3"
@@ -338,14 +338,14 @@ def test_daphne_runs_its_reactor_on_uvloop_and_keeps_asgi_threads() -> None:
 def test_no_uvloop_when_a_reactor_is_already_installed() -> None:
     code = (
         "import twisted.internet.reactor\n"
-        "from buildpack.runtime.launchers import speedups\n"
+        "from buildpack.runtime.web import speedups\n"
         "print(speedups.install_uvloop_reactor())"
     )
     assert _python(code) == "None"
 
 
 QUIET = (
-    "from buildpack.runtime.launchers import speedups\n"
+    "from buildpack.runtime.web import speedups\n"
     "import autobahn.websocket.protocol as p, autobahn.twisted.websocket as t\n"
     "{before}\n"
     "print(speedups.quiet_autobahn_debug(), p.hltype(p.WebSocketProtocol.sendData) == '')"
@@ -363,7 +363,7 @@ def test_autobahn_formatting_stays_with_debug_logging_on() -> None:
 
 def test_an_autobahn_without_those_names_runs_as_before() -> None:
     code = (
-        "from buildpack.runtime.launchers import speedups\n"
+        "from buildpack.runtime.web import speedups\n"
         "import autobahn.websocket.protocol as p, autobahn.twisted.websocket as t\n"
         "del p.hlval, t.hlval\n"
         "print(speedups.quiet_autobahn_debug(), p.hltype(len) != '', t.hltype(len) != '')"
@@ -379,7 +379,7 @@ def test_an_orphaned_request_aborted_is_not_logged_but_other_task_errors_are(
 
     from django.core.exceptions import RequestAborted
 
-    from buildpack.runtime.launchers import engines
+    from buildpack.runtime.web import engines
 
     async def fail(exc: Exception) -> None:
         raise exc

@@ -41,7 +41,7 @@ RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 # or older one is installed at its pin (pins.py, a copy of uv.lock).
 RUNTIME_DEPENDENCIES = ("packaging>=23", "dj-database-url>=2.1")
 # Makes the web process faster when present (Daphne's reactor and uvicorn run on it; see
-# runtime/launchers/speedups.py). Binary wheels only, best effort: a Python that has no
+# runtime/web/speedups.py). Binary wheels only, best effort: a Python that has no
 # uvloop wheel yet still builds, and the web process runs on the stock asyncio loop.
 OPTIONAL_DEPENDENCIES = ("uvloop>=0.19; sys_platform != 'win32'",)
 TOMLI = "tomli>=2.0"

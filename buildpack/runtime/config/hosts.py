@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from buildpack.runtime.launchers.forwarded import configured_hops
+from buildpack.runtime.web.forwarded import configured_hops
 
 PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # What Django allows when DEBUG is on and ALLOWED_HOSTS is empty; kept if we add hosts.

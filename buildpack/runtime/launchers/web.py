@@ -1,5 +1,5 @@
 """``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne (or uvicorn, with
-``CHANNELS_WEB_SERVER=uvicorn``: see :mod:`.engines`) on ``$PORT``, done right.
+``CHANNELS_WEB_SERVER=uvicorn``: see :mod:`buildpack.runtime.web.engines`) on ``$PORT``, done right.
 
 * binds ``$PORT`` first, on ``[::]`` dual-stack, before importing anything slow;
 * proxy headers on (client address and https from the router; the address is the entry the
@@ -8,7 +8,8 @@
 * ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many processes sharing
   the socket, supervised; with the in-memory layer: one process, and the log says why;
 * single-process mode (no Redis): background channels are served in this process too;
-* Django's sync request path in one thread hop (:mod:`.fastpath`, ``CHANNELS_HTTP_FAST_PATH``);
+* Django's sync request path in one thread hop (:mod:`buildpack.runtime.web.fastpath`,
+  ``CHANNELS_HTTP_FAST_PATH``);
 * graceful SIGTERM/SIGINT within ``CHANNELS_SHUTDOWN_TIMEOUT`` (default 25 s).
 """
 
@@ -24,16 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime.launchers import (
-    bootstrap,
-    engines,
-    fastpath,
-    forwarded,
-    oldconns,
-    sockets,
-)
+from buildpack.runtime.launchers import bootstrap
 from buildpack.runtime.launchers.bootstrap import LaunchError
-from buildpack.runtime.launchers.supervisor import CANNOT_START, SCALED, SINGLE
+from buildpack.runtime.web import engines, fastpath, forwarded, oldconns, sockets
+from buildpack.runtime.web.supervisor import CANNOT_START, SCALED, SINGLE
 
 COMPONENT = "web"
 DEFAULT_PORT = 8000
@@ -125,7 +120,7 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) ->
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
     from buildpack.runtime.config.settings import QUIET
-    from buildpack.runtime.launchers.supervisor import Supervisor, child_environment
+    from buildpack.runtime.web.supervisor import Supervisor, child_environment
 
     cwd = str(Path.cwd())
 
@@ -185,8 +180,8 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         return 1  # may be passing (the app's import): the supervisor retries
     from channels.layers import get_channel_layer
 
-    from buildpack.runtime.launchers.rejections import RejectionLogger
     from buildpack.runtime.ops import autoscale, heartbeat
+    from buildpack.runtime.web.rejections import RejectionLogger
 
     layer = get_channel_layer()
     application = autoscale.wrap(application, layer)  # off unless a metrics token is set
@@ -208,7 +203,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         for beat in beats:  # status stops listing this process as it stops accepting
             await beat.stop()
 
-    plan = engines.Plan(
+    setup = engines.ServerSetup(
         application=RejectionLogger(_static_files_in_debug(application)),
         fileno=fileno,
         shared=child,
@@ -218,7 +213,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         on_running=on_running,
         on_stopping=on_stopping,
     )
-    exit_code = int(engine.serve(plan))
+    exit_code = int(engine.serve(setup))
     # A dyno stop signals every process; a late duplicate must not kill us mid-exit.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

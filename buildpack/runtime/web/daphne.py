@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from buildpack.runtime.launchers import speedups  # isort: skip
+from buildpack.runtime.web import speedups  # isort: skip
 
 LOOP = speedups.install_uvloop_reactor()  # before daphne.server installs a stock one
 
@@ -35,12 +35,12 @@ from twisted.internet import reactor, tcp  # noqa: E402
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint  # noqa: E402
 
 from buildpack import log  # noqa: E402
-from buildpack.runtime.launchers import engines, forwarded  # noqa: E402
-from buildpack.runtime.launchers.engines import (  # noqa: E402
+from buildpack.runtime.web import engines, forwarded  # noqa: E402
+from buildpack.runtime.web.engines import (  # noqa: E402
     ACCEPT_PAUSE,
     POLL_SECONDS,
     SERVICE_RESTART,
-    Plan,
+    ServerSetup,
 )
 
 ADOPTED_ENDPOINT = "channels-buildpack:adopted-socket"
@@ -227,20 +227,20 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
 # -- the engine entry point ---------------------------------------------------------------
 
 
-def serve(plan: Plan) -> int:
-    """Serve *plan* with Daphne until stopped; the exit code."""
+def serve(setup: ServerSetup) -> int:
+    """Serve *setup* with Daphne until stopped; the exit code."""
     from daphne.access import AccessLogGenerator
 
     from buildpack.runtime.ops.autoscale import masked_access_log
 
-    forwarded.install(plan.hops)
+    forwarded.install(setup.hops)
     srv = GracefulServer(
-        plan.application,
-        fileno=plan.fileno,
-        family=_family(plan.fileno),
-        shutdown_timeout=plan.shutdown_timeout,
-        background=plan.background,
-        shared_socket=plan.shared,
+        setup.application,
+        fileno=setup.fileno,
+        family=_family(setup.fileno),
+        shutdown_timeout=setup.shutdown_timeout,
+        background=setup.background,
+        shared_socket=setup.shared,
         action_logger=masked_access_log(AccessLogGenerator(sys.stdout)),
         proxy_forwarded_address_header="X-Forwarded-For",
         proxy_forwarded_port_header="X-Forwarded-Port",
@@ -248,15 +248,15 @@ def serve(plan: Plan) -> int:
         ping_interval=engines.PING_INTERVAL,
         ping_timeout=engines.PING_TIMEOUT,
     )
-    srv.on_running = lambda: plan.on_running(srv)
-    srv.on_stopping = lambda: engines.run_stopping_hook(plan)
+    srv.on_running = lambda: setup.on_running(srv)
+    srv.on_stopping = lambda: engines.run_stopping_hook(setup)
     _install_signals(srv)
     srv.run()
     return int(srv.exit_code)
 
 
 def _family(fileno: int) -> int:
-    from buildpack.runtime.launchers.sockets import family_fd
+    from buildpack.runtime.web.sockets import family_fd
 
     return family_fd(fileno)
 

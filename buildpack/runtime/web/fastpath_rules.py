@@ -42,7 +42,7 @@ BYPASSED = (
 
 
 @dataclass(frozen=True)
-class Plan:
+class Verdict:
     """What the fast path does for one handler."""
 
     chain: Any  # a copy of the handler holding Django's sync middleware chain; None: not used
@@ -51,21 +51,21 @@ class Plan:
     send_closes: bool = False  # Django's send_response closes the response itself (< 5.0.2)
 
 
-def compute(handler: Any) -> Plan:
-    """The plan for *handler* (an ``ASGIHandler``); call it in a request thread."""
+def compute(handler: Any) -> Verdict:
+    """The verdict for *handler* (an ``ASGIHandler``); call it in a request thread."""
     reason = _overridden(type(handler)) or _async_only_middleware()
     if reason:
-        return Plan(None, reason)
+        return Verdict(None, reason)
     chain = copy.copy(handler)  # same class and attributes; its own middleware lists
     chain.load_middleware(is_async=False)
     reason = _async_hooks([*chain._view_middleware, *chain._template_response_middleware])
     if reason:
-        return Plan(None, reason)
-    return Plan(chain, resolve_first=_has_async_views(), send_closes=_send_closes())
+        return Verdict(None, reason)
+    return Verdict(chain, resolve_first=_has_async_views(), send_closes=_send_closes())
 
 
-def eligible(plan: Plan, scope: Any) -> bool:
-    """Whether this request may take the fast path (``plan.chain`` set)."""
+def eligible(verdict: Verdict, scope: Any) -> bool:
+    """Whether this request may take the fast path (``verdict.chain`` set)."""
     from django.conf import settings
     from django.core.signals import request_started
 
@@ -75,7 +75,7 @@ def eligible(plan: Plan, scope: Any) -> bool:
         return False
     if not _body_in_memory(scope.get("headers", ()), settings.FILE_UPLOAD_MAX_MEMORY_SIZE):
         return False
-    return not (plan.resolve_first and _resolves_to_async_view(scope["path"]))
+    return not (verdict.resolve_first and _resolves_to_async_view(scope["path"]))
 
 
 def _send_closes() -> bool:

@@ -34,10 +34,10 @@ import uvicorn
 from uvicorn.config import WS_PROTOCOLS
 
 from buildpack import log, messages
-from buildpack.runtime.launchers import engines
 from buildpack.runtime.launchers.bootstrap import LaunchError
-from buildpack.runtime.launchers.engines import ACCEPT_PAUSE, POLL_SECONDS, Plan
-from buildpack.runtime.launchers.forwarded import ClientAddressMiddleware
+from buildpack.runtime.web import engines
+from buildpack.runtime.web.engines import ACCEPT_PAUSE, POLL_SECONDS, ServerSetup
+from buildpack.runtime.web.forwarded import ClientAddressMiddleware
 
 MINIMUM_VERSION = (0, 44)  # websockets-sansio keepalive pings
 SANSIO = "websockets-sansio"
@@ -71,10 +71,10 @@ def check() -> None:
         raise LaunchError(messages.WEB_SERVER_TOO_OLD.format(minimum=minimum, installed=installed))
 
 
-def config_for(plan: Plan) -> uvicorn.Config:
-    """uvicorn's settings for *plan*."""
+def config_for(setup: ServerSetup) -> uvicorn.Config:
+    """uvicorn's settings for *setup*."""
     return uvicorn.Config(
-        ClientAddressMiddleware(plan.application, plan.hops),
+        ClientAddressMiddleware(setup.application, setup.hops),
         loop="auto",
         http="auto",
         ws=SANSIO if SANSIO in WS_PROTOCOLS else "auto",
@@ -186,9 +186,9 @@ def _is_websocket(connection: object) -> bool:
 class GracefulUvicorn(uvicorn.Server):
     """``uvicorn.Server`` on an adopted socket, stopping like the Daphne engine."""
 
-    def __init__(self, config: uvicorn.Config, plan: Plan) -> None:
+    def __init__(self, config: uvicorn.Config, setup: ServerSetup) -> None:
         super().__init__(config)
-        self.plan = plan
+        self.setup = setup
         self.exit_code = 0
         self.stop_reason = ""
         self.acceptor: FairAcceptor | None = None
@@ -220,15 +220,15 @@ class GracefulUvicorn(uvicorn.Server):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        if self.plan.shared and sockets:
+        if self.setup.shared and sockets:
             await self._start_fair(sockets[0])
         else:
             await super().startup(sockets=sockets)
         if not self.started:
             return
-        if self.plan.background is not None:
-            self.plan.background.start()
-        self.plan.on_running(self)
+        if self.setup.background is not None:
+            self.setup.background.start()
+        self.setup.on_running(self)
         self._spawn(self._watch_parent())
 
     async def _start_fair(self, sock: socket.socket) -> None:
@@ -269,15 +269,15 @@ class GracefulUvicorn(uvicorn.Server):
         websockets = sum(1 for c in connections if _is_websocket(c))
         pid = os.getpid()
         requests = max(0, len(state.tasks) - websockets)
-        timeout = self.plan.shutdown_timeout
+        timeout = self.setup.shutdown_timeout
         line = engines.stopping_line(self.stop_reason, websockets, requests, timeout, pid)
         log.runtime("web", line)
-        hook = engines.run_stopping_hook(self.plan)
+        hook = engines.run_stopping_hook(self.setup)
         if self.acceptor is not None:
             self.acceptor.close()
         for server in self.servers:
             server.close()
-        background = self.plan.background
+        background = self.setup.background
         if background is not None:
             background.stop_receiving()
         for connection in connections:
@@ -301,15 +301,15 @@ class GracefulUvicorn(uvicorn.Server):
 
     def _busy(self) -> bool:
         state = self.server_state
-        background = self.plan.background
+        background = self.setup.background
         return bool(state.connections or state.tasks or (background and background.busy))
 
 
-def serve(plan: Plan) -> int:
-    """Serve *plan* with uvicorn until stopped; the exit code."""
+def serve(setup: ServerSetup) -> int:
+    """Serve *setup* with uvicorn until stopped; the exit code."""
     configure_logging()
-    sock = socket.socket(fileno=plan.fileno)
-    server = GracefulUvicorn(config_for(plan), plan)
+    sock = socket.socket(fileno=setup.fileno)
+    server = GracefulUvicorn(config_for(setup), setup)
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,17 +1,17 @@
 """The web engines behind ``channels-buildpack web``, chosen with ``CHANNELS_WEB_SERVER``.
 
 * ``daphne`` (default): Daphne on Twisted's asyncio reactor, on uvloop when installed
-  (:mod:`.server`);
+  (:mod:`.daphne`);
 * ``uvicorn``: uvicorn run from code on the same adopted socket, with httptools, uvloop
-  and websockets' sans-I/O protocol when installed (:mod:`.uvicorn_server`).
+  and websockets' sans-I/O protocol when installed (:mod:`.uvicorn`).
 
-The launcher (:mod:`.web`) does everything engine-neutral: binding, the supervisor, the
-settings, the application and its middleware (rejection log, client address), the
-background channels. An engine module exposes ``describe() -> str`` (name and versions for
-the start-up line) and ``serve(plan) -> int`` (serve until stopped; the exit code), and
-keeps the same promises: fair accepting on a shared socket, TCP_NODELAY, 20 s pings,
-1 MiB messages, an access line per request on stdout, and the graceful stop described in
-:mod:`.server`, logged with the lines below.
+The launcher (:mod:`buildpack.runtime.launchers.web`) does everything engine-neutral:
+binding, the supervisor, the settings, the application and its middleware (rejection log,
+client address), the background channels. An engine module exposes ``describe() -> str``
+(name and versions for the start-up line) and ``serve(setup) -> int`` (serve until stopped;
+the exit code), and keeps the same promises: fair accepting on a shared socket,
+TCP_NODELAY, 20 s pings, 1 MiB messages, an access line per request on stdout, and the
+graceful stop described in :mod:`.daphne`, logged with the lines below.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from buildpack.runtime.launchers.bootstrap import LaunchError
 VARIABLE = "CHANNELS_WEB_SERVER"
 DEFAULT = "daphne"
 MODULES = {
-    "daphne": "buildpack.runtime.launchers.server",
-    "uvicorn": "buildpack.runtime.launchers.uvicorn_server",
+    "daphne": "buildpack.runtime.web.daphne",
+    "uvicorn": "buildpack.runtime.web.uvicorn",
 }
 SERVICE_RESTART = 1012  # the close code sent to every WebSocket on a graceful stop
 PING_INTERVAL = 20  # seconds; the router closes WebSockets idle for 55 s
@@ -49,7 +49,7 @@ class Stopper(Protocol):
 
 
 @dataclass
-class Plan:
+class ServerSetup:
     """What an engine serves, and how."""
 
     application: Any  # the ASGI application, already wrapped by the launcher's middleware
@@ -133,11 +133,11 @@ def stopped_line(pid: int) -> str:
     return f"stopped cleanly (pid {pid})"
 
 
-def run_stopping_hook(plan: Plan) -> asyncio.Future[None] | None:
-    """Start ``plan.on_stopping`` in the running loop, bounded; its failure is only logged."""
-    if plan.on_stopping is None:
+def run_stopping_hook(setup: ServerSetup) -> asyncio.Future[None] | None:
+    """Start ``setup.on_stopping`` in the running loop, bounded; its failure is only logged."""
+    if setup.on_stopping is None:
         return None
-    task = asyncio.ensure_future(asyncio.wait_for(plan.on_stopping(), STOPPING_HOOK_SECONDS))
+    task = asyncio.ensure_future(asyncio.wait_for(setup.on_stopping(), STOPPING_HOOK_SECONDS))
     task.add_done_callback(_log_hook_failure)
     return task
 

@@ -5,7 +5,7 @@ Under ASGI, Django runs each sync middleware's ``process_request``/``process_res
 view and the ``request_started`` signal through its own ``sync_to_async`` call, about ten
 round trips to a thread per request, and it starts a new thread for every request (asgiref's
 ``ThreadSensitiveContext``). For a request whose middleware and view are provably sync
-(:mod:`.fastplan`) this path makes one ``sync_to_async`` call, in which the request's thread
+(:mod:`.fastpath_rules`) this path makes one ``sync_to_async`` call, in which the request's thread
 sends ``request_started``, creates the request, runs Django's sync (WSGI) middleware chain,
 has the event loop send the response with Django's own ``send_response`` (``async_to_sync``,
 so thread-sensitive work while sending comes back to this thread, as in Django), then closes
@@ -31,12 +31,12 @@ from typing import Any
 
 from buildpack import log, messages
 from buildpack.runtime.config.layer_config import ConfigError, flag
-from buildpack.runtime.launchers import fastplan
 from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.runtime.web import fastpath_rules
 
 VARIABLE = "CHANNELS_HTTP_FAST_PATH"
 IDLE_THREADS = 32  # request threads kept for reuse; more are started when requests need them
-PLAN = "_channels_buildpack_http_plan"  # where a handler's plan is kept (its instance dict)
+VERDICT = "_channels_buildpack_http_plan"  # where a handler's verdict is kept (its instance dict)
 INSTALLED = "_channels_buildpack_fast_path"  # marks our ASGIHandler.handle
 Handle = Callable[[Any, Any, Any, Any], Awaitable[None]]
 
@@ -101,11 +101,11 @@ async def _handle(handler: Any, original: Handle, scope: Any, receive: Any, send
         if not pooled:  # no context of Django's own to give a thread to: Django's path as is
             await original(handler, scope, receive, send)
             return
-        plan = handler.__dict__.get(PLAN) or await _in_thread(_plan_once, handler)
-        if plan.chain is None or not fastplan.eligible(plan, scope):
+        verdict = handler.__dict__.get(VERDICT) or await _in_thread(_verdict_once, handler)
+        if verdict.chain is None or not fastpath_rules.eligible(verdict, scope):
             await original(handler, scope, receive, send)
         else:
-            await _serve(handler, plan, scope, receive, send)
+            await _serve(handler, verdict, scope, receive, send)
 
 
 @contextlib.contextmanager
@@ -131,23 +131,27 @@ def _request_thread() -> Iterator[bool]:
         WORKERS.release(worker)
 
 
-def _plan_once(handler: Any) -> fastplan.Plan:
-    """*handler*'s plan, computed once (in a request thread); says once when it is not used."""
+def _verdict_once(handler: Any) -> fastpath_rules.Verdict:
+    """*handler*'s verdict, computed once (in a request thread); says once when it is not used."""
     with _PLAN_LOCK:
-        plan: fastplan.Plan | None = handler.__dict__.get(PLAN)
-        if plan is not None:
-            return plan
+        verdict: fastpath_rules.Verdict | None = handler.__dict__.get(VERDICT)
+        if verdict is not None:
+            return verdict
         try:
-            plan = fastplan.compute(handler)
+            verdict = fastpath_rules.compute(handler)
         except Exception as exc:  # Django's path will meet it in its own place
-            plan = fastplan.Plan(None, messages.FAST_PATH_PLAN_FAILED.format(error=repr(exc)))
-        if plan.chain is None:
-            log.runtime("web", messages.FAST_PATH_UNUSED.format(reason=plan.reason))
-        handler.__dict__[PLAN] = plan
-        return plan
+            verdict = fastpath_rules.Verdict(
+                None, messages.FAST_PATH_CHAIN_FAILED.format(error=repr(exc))
+            )
+        if verdict.chain is None:
+            log.runtime("web", messages.FAST_PATH_UNUSED.format(reason=verdict.reason))
+        handler.__dict__[VERDICT] = verdict
+        return verdict
 
 
-async def _serve(handler: Any, plan: fastplan.Plan, scope: Any, receive: Any, send: Any) -> None:
+async def _serve(
+    handler: Any, verdict: fastpath_rules.Verdict, scope: Any, receive: Any, send: Any
+) -> None:
     """Django's ``ASGIHandler.handle``, everything it runs in the request's thread run there
     in one hop (:func:`_respond`)."""
     from django.core.exceptions import RequestAborted
@@ -158,22 +162,27 @@ async def _serve(handler: Any, plan: fastplan.Plan, scope: Any, receive: Any, se
     except RequestAborted:
         return
     set_script_prefix("")  # eligible: neither root_path nor FORCE_SCRIPT_NAME
-    await _in_thread(_respond, handler, plan, scope, body_file, receive, send)
+    await _in_thread(_respond, handler, verdict, scope, body_file, receive, send)
     body_file.close()
 
 
 def _respond(
-    handler: Any, plan: fastplan.Plan, scope: Any, body_file: Any, receive: Any, send: Any
+    handler: Any,
+    verdict: fastpath_rules.Verdict,
+    scope: Any,
+    body_file: Any,
+    receive: Any,
+    send: Any,
 ) -> None:
     """In the request thread: ``request_started``, the request, the sync chain's response;
     the response sent by the event loop (``async_to_sync``: thread-sensitive calls made while
     sending, a sync stream's iteration among them, come back to this thread), then closed
     here (``request_finished``), as Django's ``sync_to_async(response.close)`` would."""
-    response, created = _response(handler, plan.chain, scope, body_file)
+    response, created = _response(handler, verdict.chain, scope, body_file)
     if not created:  # the request could not be created: Django's error response
         body_file.close()
     _in_loop(_send, handler, response, receive, send)
-    if not plan.send_closes:
+    if not verdict.send_closes:
         response.close()
 
 
