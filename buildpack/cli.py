@@ -13,7 +13,6 @@ Subcommands import their modules lazily so ``web`` starts as fast as possible.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -187,36 +186,15 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from buildpack.core.analysis import analyze
-    from buildpack.core.report import plan_text
-    from buildpack.redact import redact_text
+    from buildpack.commands.inspect import inspect_main
 
-    plan = analyze(Path(args.dir))
-    if args.json:
-        sys.stdout.write(redact_text(json.dumps(plan.to_json(), indent=2)) + "\n")
-    elif plan.kind == "none":
-        sys.stdout.write(plan.reason + "\n")
-    else:
-        sys.stdout.write(f"{plan.kind}: {plan.reason}\n{plan_text(plan)}\n")
-        for line in [*plan.warnings, *plan.procfile.warnings]:
-            sys.stdout.write(f"warning: {line}\n")
-        for line in plan.errors:
-            sys.stdout.write(f"error: {line}\n")
-        for name, command in plan.procfile.processes.items():
-            sys.stdout.write(f"{name}: {command}\n")
-    return 1 if plan.errors or plan.kind == "none" else 0
+    return inspect_main(args)
 
 
 def _procfile(args: argparse.Namespace) -> int:
-    from buildpack.core import generate, procfile
-    from buildpack.core.analysis import analyze
+    from buildpack.commands.inspect import procfile_main
 
-    plan = analyze(Path(args.dir))
-    if plan.errors or plan.kind == "none":
-        sys.stderr.write("\n".join(plan.errors or [plan.reason]) + "\n")
-        return 1
-    sys.stdout.write(procfile.render(generate.process_commands(plan)))
-    return 0
+    return procfile_main(args)
 
 
 def _web(args: argparse.Namespace) -> int:
@@ -238,19 +216,19 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from buildpack.runtime.ops.status import main as status_main
+    from buildpack.commands.status import main as status_main
 
     return status_main(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from buildpack.core.doctor import main as doctor_main
+    from buildpack.commands.doctor import main as doctor_main
 
     return doctor_main(args)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from buildpack.core.init import main as init_main
+    from buildpack.commands.init import main as init_main
 
     return init_main(args)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from buildpack.commands.init import BUILDPACK_URL, CNB_IMAGE, merged_app_json
 from buildpack.core import procfile
 from buildpack.core.analysis import analyze
-from buildpack.core.init import BUILDPACK_URL, CNB_IMAGE, merged_app_json
 from tests.conftest import FIXTURES, fixture_meta, fixture_names
 
 if sys.version_info >= (3, 11):

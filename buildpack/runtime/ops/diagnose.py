@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import messages
-from buildpack.core.doctor import Finding
+from buildpack.commands.doctor import Finding
 from buildpack.core.plan import Plan
 from buildpack.redact import redact_text, redact_url
 from buildpack.runtime.layers.resilience import is_certificate_error
@@ -121,7 +121,7 @@ def _tls_mode(host: dict[str, Any]) -> str:
 
 
 async def _ping_all(layer: Any) -> list[BaseException | None]:
-    from buildpack.runtime.ops.status import close_clients, open_clients
+    from buildpack.commands.status import close_clients, open_clients
 
     clients = open_clients(layer)
     results: list[BaseException | None] = []
@@ -140,8 +140,8 @@ async def _ping_all(layer: Any) -> list[BaseException | None]:
 
 def redis_findings(settings: Any) -> list[Finding]:
     """Each Redis host of the default layer: reachable? in which TLS mode?"""
+    from buildpack.commands.status import StatusError, host_address, queue_layer
     from buildpack.runtime.layers import MEMORY_BACKENDS
-    from buildpack.runtime.ops.status import StatusError, host_address, queue_layer
 
     layer_config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get("default") or {}
     backend = str(layer_config.get("BACKEND", ""))

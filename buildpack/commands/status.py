@@ -191,7 +191,7 @@ def _print(text: str) -> None:
 async def _watch(
     clients: list[Any], layer: Any, backend: str, hints: list[str], args: argparse.Namespace
 ) -> int:
-    from buildpack.runtime.ops.status_text import render
+    from buildpack.commands.status_text import render
 
     code = 0
     while True:
@@ -216,7 +216,7 @@ def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code (1 when a shard is unreachable)."""
     try:
         if args.url:
-            from buildpack.runtime.ops.status_text import remote
+            from buildpack.commands.status_text import remote
 
             return remote(args.url, args.json, args.watch)
         config, module = layer_settings(args.chdir)
