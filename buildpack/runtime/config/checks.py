@@ -219,7 +219,7 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
 def _client_limit() -> tuple[int | None, str]:
     """The Redis plan's client limit from config vars: CHANNELS_REDIS_MAXCLIENTS, else the
     mini plan's 20 on a dyno with REDIS_URL (what bin/release provisions)."""
-    from buildpack.runtime.config.formation import MINI_PLAN_CLIENTS
+    from buildpack.runtime.layers.formation import MINI_PLAN_CLIENTS
 
     raw = os.environ.get(LIMIT_VARIABLE, "").strip()
     if raw.isdigit() and int(raw) > 0:
@@ -233,13 +233,13 @@ def _client_limit() -> tuple[int | None, str]:
 
 def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W007: the formation in view needs more Redis clients than the plan allows."""
-    from buildpack.runtime.config.formation import (
+    from buildpack.runtime.config.layer_config import REDIS_BACKENDS
+    from buildpack.runtime.layers import PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
+    from buildpack.runtime.layers.formation import (
         over_limit_message,
         search_places,
         visible_formation,
     )
-    from buildpack.runtime.config.layer_config import REDIS_BACKENDS
-    from buildpack.runtime.layers import PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
 
     backend = _default_layer().get("BACKEND")
     limit, assumed = _client_limit()
