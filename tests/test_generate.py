@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.core import install, pins
+from buildpack.core import pins
 from buildpack.core.analysis import analyze
 from buildpack.core.build import STATE_FILE
 from buildpack.core.envdir import MAX_VALUE_BYTES, read_env_dir
@@ -33,7 +33,8 @@ from buildpack.core.generate import (
     profile_script,
     write_generated_asgi,
 )
-from buildpack.core.install import AppPython, find_app_python, relocate_scripts
+from buildpack.core.install import runner as install
+from buildpack.core.install.runner import AppPython, find_app_python, relocate_scripts
 from buildpack.core.plan import Plan
 from buildpack.core.procfile import Commands
 from buildpack.platforms.classic import REDIS_ADDON, release_yaml
@@ -688,7 +689,7 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from buildpack.core.install import OPTIONAL_DEPENDENCIES, RUNTIME_DEPENDENCIES, TOMLI
+    from buildpack.core.install.runner import OPTIONAL_DEPENDENCIES, RUNTIME_DEPENDENCIES, TOMLI
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     expected = [*RUNTIME_DEPENDENCIES, *OPTIONAL_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]

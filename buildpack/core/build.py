@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, TypeVar
 from buildpack import __version__, log, messages
 from buildpack.core import pins, safefs
 from buildpack.core.detect import detect
-from buildpack.core.install import (
+from buildpack.core.install.runner import (
     AppPython,
     InstallError,
     find_app_python,
     is_installed,
 )
-from buildpack.core.install import python_version as app_python_version
+from buildpack.core.install.runner import python_version as app_python_version
 from buildpack.redact import redact_text
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from pathlib import Path
 from buildpack import __version__, log
 from buildpack.core import build, safefs
 from buildpack.core.envdir import read_env_dir
-from buildpack.core.install import install, install_runtime
+from buildpack.core.install.runner import install, install_runtime
 
 REDIS_ADDON = "heroku-redis:mini"
 

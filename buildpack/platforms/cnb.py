@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from buildpack import __version__, log, messages
 from buildpack.core import build
 from buildpack.core.envdir import read_env_dir
-from buildpack.core.install import AppPython, python_version
+from buildpack.core.install.runner import AppPython, python_version
 from buildpack.platforms import cnb_layers
 
 if TYPE_CHECKING:

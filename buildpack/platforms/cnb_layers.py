@@ -6,7 +6,7 @@
   ``.delim``; ``.default`` files, so a config var always wins) and ``exec.d/web/``.
   A rebuild with the same buildpack source, Python and app dependencies reuses it as is.
 * ``cache/`` (``cache`` only), kept between builds: pip's cache, our built wheel, the wheels
-  of our runtime's pins (:mod:`buildpack.core.wheelcache`) and the build's bytecode
+  of our runtime's pins (:mod:`buildpack.core.install.wheelcache`) and the build's bytecode
   (``bin/build`` sets ``pycache_prefix`` there).
 * ``launch.toml``: process types as command arrays (no ``direct`` key since API 0.9).
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from buildpack.core.install import (
+from buildpack.core.install.runner import (
     AppPython,
     install_into,
     install_runtime_into,

@@ -8,7 +8,7 @@ Two platform details shape this module:
   console-script shebangs from the interpreter path it runs under, so we run pip through that
   run-time path whenever it exists, and only otherwise repair our own script's shebang.
 * uv and Poetry apps get no pip in the slug, and heroku/python's CNB keeps pip out of its
-  venv (a ``--user`` install in a layer of its own): :mod:`buildpack.core.pipfind` finds the
+  venv (a ``--user`` install in a layer of its own): :mod:`buildpack.core.install.pipfind` finds the
   pip each platform provides, and falls back to the wheel of ``ensurepip``.
 
 pip's cache lives in ``CACHE_DIR`` so a build never writes outside BUILD_DIR/CACHE_DIR.
@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack import __version__, log, messages
-from buildpack.core import pins, pipfind, safefs, wheelcache
+from buildpack.core import pins, safefs
+from buildpack.core.install import pipfind, wheelcache
 
 RUNTIME_PYTHON_LINKS = ("/app/.heroku/python/bin/python",)
 # What our runtime accepts when the app already has it (mirrors pyproject.toml); a missing
@@ -122,7 +123,7 @@ _pip_commands: dict[str, list[str]] = {}
 
 
 def _pip_base(app: AppPython) -> list[str]:
-    """How pip runs for the app's Python (:mod:`buildpack.core.pipfind`), looked up once."""
+    """How pip runs for the app's Python (:mod:`buildpack.core.install.pipfind`), looked up once."""
     if app.pip_python not in _pip_commands:
         try:
             command = pipfind.find_pip(app.pip_python)
@@ -378,7 +379,7 @@ def install_runtime_into(
     nothing to resolve) into *target*, the optional packages too when they have a wheel.
 
     One pip run from files when the build cache holds every wheel
-    (:mod:`buildpack.core.wheelcache`); otherwise they are downloaded there first, and
+    (:mod:`buildpack.core.install.wheelcache`); otherwise they are downloaded there first, and
     when even that fails, installed from the index as they come."""
     env = pip_env(cache_dir, config_vars)
     what = ", ".join(_display(r) for r in wanted)
