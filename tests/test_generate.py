@@ -33,8 +33,10 @@ from buildpack.core.generate import (
     profile_script,
     write_generated_asgi,
 )
-from buildpack.core.install import runner as install
-from buildpack.core.install.runner import AppPython, find_app_python, relocate_scripts
+from buildpack.core.install import classic as classic_install
+from buildpack.core.install import runner, runtime_package
+from buildpack.core.install.classic import find_app_python, relocate_scripts
+from buildpack.core.install.runner import AppPython
 from buildpack.core.plan import Plan
 from buildpack.core.procfile import Commands
 from buildpack.platforms.classic import REDIS_ADDON, release_yaml
@@ -461,7 +463,9 @@ def _runtime_link(runtime_root: Path, build_dir: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _no_real_app_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The machine running the tests might have a real /app/.heroku/python.
-    monkeypatch.setattr(install, "RUNTIME_PYTHON_LINKS", (str(tmp_path / "none" / "python"),))
+    monkeypatch.setattr(
+        classic_install, "RUNTIME_PYTHON_LINKS", (str(tmp_path / "none" / "python"),)
+    )
 
 
 def test_find_app_python_missing(tmp_path: Path) -> None:
@@ -486,7 +490,7 @@ def test_find_app_python_builtin_runtime_link(
     build = tmp_path / "build"
     build_python = _app_python(build)
     runtime_python = _runtime_link(tmp_path / "app", build)
-    monkeypatch.setattr(install, "RUNTIME_PYTHON_LINKS", (str(runtime_python),))
+    monkeypatch.setattr(classic_install, "RUNTIME_PYTHON_LINKS", (str(runtime_python),))
     assert find_app_python(build, None) == AppPython(build_python, str(runtime_python), True)
 
 
@@ -555,16 +559,16 @@ def test_relocate_scripts_ignores_non_shebang_mentions(tmp_path: Path) -> None:
 
 def test_python_version(tmp_path: Path) -> None:
     current = AppPython(Path(sys.executable), sys.executable, True)
-    assert install.python_version(current) == tuple(sys.version_info[:3])
+    assert runner.python_version(current) == tuple(sys.version_info[:3])
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 3 12 7\n", encoding="utf-8")
     fake.chmod(0o755)
-    assert install.python_version(AppPython(fake, str(fake), False)) == (3, 12, 7)
+    assert runner.python_version(AppPython(fake, str(fake), False)) == (3, 12, 7)
 
 
 def test_pip_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", "/buildpack")
-    env = install.pip_env(
+    env = runner.pip_env(
         tmp_path / "cache",
         {"PIP_INDEX_URL": "https://mirror/simple", "PIP_FIND_LINKS": "", "SECRET_KEY": "s"},
     )
@@ -645,8 +649,10 @@ def test_every_required_package_is_pinned() -> None:
     assert set(pins.REQUIRED) == {"channels", "django"}
     assert pins.REQUIRED["channels"] == ("channels", "daphne", "channels-redis")
     assert pins.REQUIRED["django"] == ("gunicorn",)
-    runtime = [install._name(r) for r in (*install.runtime_dependencies(), "tomli")]
-    optional = [install._name(r) for r in install.OPTIONAL_DEPENDENCIES]
+    runtime = [
+        runtime_package.project_name(r) for r in (*runtime_package.runtime_dependencies(), "tomli")
+    ]
+    optional = [runtime_package.project_name(r) for r in runtime_package.OPTIONAL_DEPENDENCIES]
     for names in [*pins.REQUIRED.values(), *pins.ENGINE_PACKAGES.values(), runtime, optional]:
         for name in names:
             assert name in pins.PINS
@@ -669,12 +675,12 @@ def test_the_websockets_pin_still_installs_on_python_3_10() -> None:
 def test_missing_runtime_packages_are_installed_at_their_pins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(install, "_satisfied", lambda requirement: False)
-    assert install.missing_runtime_dependencies() == [
-        pins.pinned(install._name(r)) for r in install.runtime_dependencies()
+    monkeypatch.setattr(runtime_package, "satisfied", lambda requirement: False)
+    assert runtime_package.missing_runtime_dependencies() == [
+        pins.pinned(runtime_package.project_name(r)) for r in runtime_package.runtime_dependencies()
     ]
-    assert install.missing_optional_dependencies() == [pins.pinned("uvloop")]
-    assert install._from_binary_wheels([pins.pinned("uvloop")]) == [
+    assert runtime_package.missing_optional_dependencies() == [pins.pinned("uvloop")]
+    assert runtime_package.from_binary_wheels([pins.pinned("uvloop")]) == [
         "--only-binary",
         "uvloop",
         pins.pinned("uvloop"),
@@ -689,7 +695,11 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from buildpack.core.install.runner import OPTIONAL_DEPENDENCIES, RUNTIME_DEPENDENCIES, TOMLI
+    from buildpack.core.install.runtime_package import (
+        OPTIONAL_DEPENDENCIES,
+        RUNTIME_DEPENDENCIES,
+        TOMLI,
+    )
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     expected = [*RUNTIME_DEPENDENCIES, *OPTIONAL_DEPENDENCIES, f"{TOMLI}; python_version < '3.11'"]
@@ -701,11 +711,11 @@ def test_runtime_dependencies_mirror_pyproject() -> None:
     [("23.2.post1", (23, 2)), ("2.1", (2, 1)), ("24", (24,)), ("1.0rc1", (1, 0)), ("", ())],
 )
 def test_release_numbers_of_a_version(version: str, release: tuple[int, ...]) -> None:
-    assert install._release(version) == release
+    assert runtime_package.release_numbers(version) == release
 
 
 def test_runtime_dependency_check_honours_the_minimum_version() -> None:
-    assert install._satisfied("packaging>=23")
-    assert not install._satisfied("packaging>=999")  # installed, but older than we need
-    assert not install._satisfied("no-such-distribution-here>=1")
-    assert install.missing_runtime_dependencies() == []  # this venv has all of them
+    assert runtime_package.satisfied("packaging>=23")
+    assert not runtime_package.satisfied("packaging>=999")  # installed, but older than we need
+    assert not runtime_package.satisfied("no-such-distribution-here>=1")
+    assert runtime_package.missing_runtime_dependencies() == []  # this venv has all of them

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -20,13 +19,8 @@ from typing import TYPE_CHECKING, TypeVar
 from buildpack import __version__, log, messages
 from buildpack.core import pins, safefs
 from buildpack.core.detect import detect
-from buildpack.core.install.runner import (
-    AppPython,
-    InstallError,
-    find_app_python,
-    is_installed,
-)
-from buildpack.core.install.runner import python_version as app_python_version
+from buildpack.core.install.runner import InstallError
+from buildpack.core.install.runtime_package import is_installed
 from buildpack.redact import redact_text
 
 if TYPE_CHECKING:
@@ -85,19 +79,6 @@ def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     for warning in plan.warnings:
         log.warn(warning)
     return plan
-
-
-def app_python(build_dir: Path) -> AppPython:
-    """The app's Python that heroku/python left in the build (3.10+), or a build failure."""
-    app = find_app_python(build_dir, os.environ.get("PATH"))
-    if app is None:
-        raise fail(messages.NO_APP_PYTHON)
-    version = app_python_version(app)
-    if version < (3, 10):
-        raise fail(messages.OLD_PYTHON.format(version=".".join(map(str, version))))
-    where = "run-time path" if app.runtime_valid else "build path; scripts relocated"
-    log.detail(f"Using the app's Python {'.'.join(map(str, version))} ({where})")
-    return app
 
 
 def guard_install(action: Callable[[], T]) -> T:

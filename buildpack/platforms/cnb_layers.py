@@ -28,13 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from buildpack.core.install.runner import (
-    AppPython,
-    install_into,
-    install_runtime_into,
+from buildpack.core.install.cnb import install_into, install_runtime_into
+from buildpack.core.install.runner import AppPython, pip_env
+from buildpack.core.install.runtime_package import (
     installed_distributions,
     missing_runtime_dependencies,
-    pip_env,
     runtime_wheel,
     source_digest,
 )
