@@ -10,8 +10,8 @@ from typing import Any
 import dj_database_url
 import pytest
 
+from buildpack.messages import ConfigError
 from buildpack.runtime.config import database, hosts
-from buildpack.runtime.config.layer_config import ConfigError
 
 PW = "pgS3cretPW"
 REMOTE_URL = f"postgres://u1:{PW}@ec2-9-8-7-6.compute-1.amazonaws.com:5432/d1abc"

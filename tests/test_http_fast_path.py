@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from buildpack import messages
-from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.messages import LaunchError
 from buildpack.runtime.ops.autoscale import METRICS_PATH
 from buildpack.runtime.web import fastpath
 from tests.conftest import FIXTURES, LOCAL_HOSTS, engine_vars

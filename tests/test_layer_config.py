@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from buildpack.runtime.config.layer_config import ConfigError, LayerDecision, decide, redis_urls
+from buildpack.messages import ConfigError
+from buildpack.runtime.config.layer_config import LayerDecision, decide, redis_urls
 from buildpack.runtime.layers import (
     MEMORY_BACKEND,
     PUBSUB_BACKEND,

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import messages
+from buildpack.messages import ConfigError, LaunchError, StatusError
 from buildpack.redact import credential_values, redact_text, redact_url
 from buildpack.runtime.layers import MEMORY_BACKENDS, RABBITMQ_BACKEND
 from buildpack.runtime.ops import layer_state
 from buildpack.runtime.ops.layer_state import LayerState
-
-
-class StatusError(Exception):
-    """Something the user can fix; the message says how."""
 
 
 def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
@@ -36,18 +33,18 @@ def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
     Loads the app's settings like a launcher does; without a project here (no manage.py, no
     ``DJANGO_SETTINGS_MODULE``), the settings layer decides from the environment alone.
     """
-    from buildpack.runtime.config.layer_config import ConfigError, decide
+    from buildpack.runtime.config.layer_config import decide
     from buildpack.runtime.config.settings import QUIET
     from buildpack.runtime.launchers import bootstrap
 
     os.environ.setdefault(QUIET, "1")
     try:
         bootstrap.prepare(chdir, None)
-    except bootstrap.LaunchError:
+    except LaunchError:
         try:
             decision = decide(os.environ, None)
         except ConfigError as exc:
-            raise StatusError(str(exc)) from None
+            raise StatusError(exc.template, **exc.data) from None
         return (decision.config or {}).get("default", {}), None
     settings = bootstrap.load_settings()
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}

@@ -13,6 +13,7 @@ import urllib.request
 from typing import Any
 
 from buildpack import messages
+from buildpack.messages import StatusError
 from buildpack.redact import redact_url
 from buildpack.runtime.ops.autoscale import METRICS_PATH, TOKEN_VARIABLE
 from buildpack.runtime.ops.layer_state import ChannelStat, LayerState, ServerStat
@@ -151,15 +152,13 @@ def fetch_remote(url: str, token: str) -> dict[str, Any]:
             return data
     except urllib.error.HTTPError as exc:
         problem = {401: messages.STATUS_REMOTE_REFUSED, 404: messages.STATUS_REMOTE_OFF}.get(
-            exc.code, f"HTTP {exc.code}"
+            exc.code, messages.STATUS_REMOTE_HTTP
         )
-        raise RemoteError(problem.format(url=redact_url(url))) from None
+        raise StatusError(problem, url=redact_url(url), code=exc.code) from None
     except (OSError, ValueError) as exc:
-        raise RemoteError(f"{redact_url(target)}: {exc}") from None
-
-
-class RemoteError(Exception):
-    """The endpoint could not be read; the message says why."""
+        raise StatusError(
+            messages.STATUS_REMOTE_UNREADABLE, url=redact_url(target), error=exc
+        ) from None
 
 
 def render_remote(url: str, data: dict[str, Any]) -> str:
@@ -206,7 +205,7 @@ def remote(url: str, as_json: bool, watch: float | None) -> int:
     while True:
         try:
             data = fetch_remote(url, token)
-        except RemoteError as exc:
+        except StatusError as exc:
             sys.stderr.write(f"channels-buildpack status: {exc}\n")
             return 1
         text = json.dumps(data, indent=2) if as_json else render_remote(url, data)

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from buildpack import messages
 from buildpack.core.rules import daphne_after_staticfiles
 from buildpack.runtime.layers import MEMORY_BACKENDS
 
@@ -73,9 +74,8 @@ def check_memory_layer(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         return []
     return [
         checks.Warning(
-            f"CHANNEL_LAYERS uses {backend}, which only works inside one process, but {reason}: "
-            "group messages and background jobs will not reach the other processes.",
-            hint="Add Redis: heroku addons:create heroku-redis:mini (REDIS_URL is then used).",
+            messages.CHECK_MEMORY_LAYER.format(backend=backend, reason=reason),
+            hint=messages.CHECK_MEMORY_LAYER_HINT,
             id=W001,
         )
     ]
@@ -99,15 +99,7 @@ def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
             found.append(host)
     if not found:
         return []
-    return [
-        checks.Warning(
-            "CHANNEL_LAYERS has a rediss:// host without TLS options; Heroku Key-Value Store's "
-            "certificate is self-signed, so connections fail with CERTIFICATE_VERIFY_FAILED.",
-            hint='Use {"address": REDIS_URL, "ssl_cert_reqs": None}, or let channels-buildpack '
-            "configure the layer (unset CHANNELS_LAYER=keep).",
-            id=W002,
-        )
-    ]
+    return [checks.Warning(messages.CHECK_REDIS_TLS, hint=messages.CHECK_REDIS_TLS_HINT, id=W002)]
 
 
 def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -124,13 +116,11 @@ def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.C
         missing = all(h in _LOCAL_HOSTS for h in allowed)
     if not missing:
         return []
-    what = platform_host or "the app's public host"
+    what = platform_host or messages.CHECK_PUBLIC_HOST
     return [
         checks.Warning(
-            f"ALLOWED_HOSTS {allowed} does not include {what}: every request will answer 400 "
-            "and every WebSocket 403.",
-            hint="heroku config:set DJANGO_ALLOWED_HOSTS=<your-app>.herokuapp.com "
-            "(or enable runtime-dyno-metadata: heroku labs:enable runtime-dyno-metadata).",
+            messages.CHECK_ALLOWED_HOSTS.format(allowed=allowed, what=what),
+            hint=messages.CHECK_ALLOWED_HOSTS_HINT,
             id=W003,
         )
     ]
@@ -143,8 +133,10 @@ def check_csrf_origins(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         return []
     return [
         checks.Warning(
-            f"CSRF_TRUSTED_ORIGINS entries without a scheme never match: {bad}.",
-            hint=f"Write them as {['https://' + o.lstrip('.') for o in bad]}.",
+            messages.CHECK_CSRF_SCHEME.format(origins=bad),
+            hint=messages.CHECK_CSRF_SCHEME_HINT.format(
+                origins=["https://" + o.lstrip(".") for o in bad]
+            ),
             id=W004,
         )
     ]
@@ -155,12 +147,7 @@ def check_daphne_order(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     if not daphne_after_staticfiles(getattr(settings, "INSTALLED_APPS", [])):
         return []
     return [
-        checks.Warning(
-            "'daphne' comes after 'django.contrib.staticfiles' in INSTALLED_APPS, so "
-            "runserver is staticfiles' WSGI server and WebSockets answer 404 locally.",
-            hint="Move 'daphne' to the top of INSTALLED_APPS.",
-            id=W005,
-        )
+        checks.Warning(messages.CHECK_DAPHNE_ORDER, hint=messages.CHECK_DAPHNE_ORDER_HINT, id=W005)
     ]
 
 
@@ -206,11 +193,8 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
         return []
     return [
         checks.Warning(
-            f"{target} routes WebSockets without AllowedHostsOriginValidator: any web page can "
-            "open a socket to your app with the visitor's cookies "
-            "(cross-site WebSocket hijacking).",
-            hint="Wrap the route: "
-            "AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...))).",
+            messages.CHECK_ORIGIN_VALIDATION.format(target=target),
+            hint=messages.CHECK_ORIGIN_VALIDATION_HINT,
             id=W006,
         )
     ]
@@ -225,8 +209,8 @@ def _client_limit() -> tuple[int | None, str]:
     if raw.isdigit() and int(raw) > 0:
         return int(raw), ""
     if os.environ.get("DYNO") and os.environ.get("REDIS_URL"):
-        return MINI_PLAN_CLIENTS, (
-            f" (assumed: heroku-redis:mini; set {LIMIT_VARIABLE} to your plan's limit)"
+        return MINI_PLAN_CLIENTS, messages.CHECK_CLIENT_LIMIT_ASSUMED.format(
+            variable=LIMIT_VARIABLE
         )
     return None, ""
 
@@ -253,8 +237,8 @@ def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     )
     if line is None:
         return []
-    problem, _, fix = line.partition(" Fix: ")
-    return [checks.Warning(problem, hint=f"Fix: {fix}", id=W007)]
+    problem, hint = messages.problem_and_fix(line)
+    return [checks.Warning(problem, hint=hint, id=W007)]
 
 
 ALL = (

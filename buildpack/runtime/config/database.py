@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from buildpack import messages
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_url
-from buildpack.runtime.config.layer_config import ConfigError
 
 ServerKind = Literal["asgi", "wsgi"]
 WSGI_CONN_MAX_AGE = 600
@@ -86,10 +87,7 @@ def decide(
             # Django would fail later, at the first query, far from the cause.
             raise ValueError("no database name in the URL")
     except Exception as exc:  # dj-database-url raises ValueError/KeyError for bad URLs
-        raise ConfigError(
-            f"DATABASE_URL ({redact_url(url)}) cannot be used: {exc}. "
-            "Fix: copy it from your database add-on (heroku config:get DATABASE_URL)."
-        ) from exc
+        raise ConfigError(messages.DATABASE_URL_UNUSABLE, url=redact_url(url), error=exc) from exc
     default = current.get("default") if isinstance(current, dict) else None
     if isinstance(default, dict) and default:
         if _same_database(default, parsed):

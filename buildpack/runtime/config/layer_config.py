@@ -1,8 +1,8 @@
 """Choose ``CHANNEL_LAYERS`` from the environment (the README's selection table).
 
 Pure: environment and the user's current setting in, a :class:`LayerDecision` out.
-Malformed values raise :class:`ConfigError` with a one-line explanation and fix; they never
-surface as a traceback.
+Malformed values raise :class:`~buildpack.messages.ConfigError` with a one-line explanation
+and fix (:mod:`buildpack.messages`); they never surface as a traceback.
 
 | environment                                   | layer                                          |
 |-----------------------------------------------|------------------------------------------------|
@@ -25,6 +25,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from buildpack import messages
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_url
 from buildpack.runtime.layers import (
     MEMORY_BACKEND,
@@ -47,11 +48,6 @@ _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # channels_redis connects here when a layer has no "hosts".
 IMPLICIT_HOST = "redis://localhost:6379"
 LAYER_CHOICES = ("auto", "core", "redis", "pubsub", "memory", "rabbitmq", "keep")
-ADDON_FIX = "heroku addons:create heroku-redis:mini"
-
-
-class ConfigError(Exception):
-    """A configuration value we cannot use; the message says which and how to fix it."""
 
 
 @dataclass
@@ -77,7 +73,7 @@ def flag(environ: Mapping[str, str], name: str) -> bool | None:
         return True
     if raw in FALSE:
         return False
-    raise ConfigError(messages.FLAG_NOT_YES_NO.format(name=name, value=raw))
+    raise ConfigError(messages.FLAG_NOT_YES_NO, name=name, value=raw)
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -89,9 +85,7 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise ConfigError(
-            f"{name}={raw!r} must be a positive whole number. Fix: e.g. {name}={default}"
-        )
+        raise ConfigError(messages.NOT_A_POSITIVE_NUMBER, name=name, value=raw, default=default)
     return value
 
 
@@ -100,25 +94,25 @@ def validate_redis_url(url: str, source: str) -> str:
     value = url.strip()
     shown = redact_url(value)
     if not value:
-        raise ConfigError(f"{source} is empty. Fix: set it to redis://host:port or rediss://...")
+        raise ConfigError(messages.REDIS_URL_EMPTY, source=source)
     if any(ch.isspace() for ch in value):
-        raise ConfigError(f"{source} contains whitespace ({shown!r}). Fix: remove it.")
+        raise ConfigError(messages.REDIS_URL_WHITESPACE, source=source, shown=shown)
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"{source} is not a valid URL ({shown!r}: {exc}).") from exc
-    if parts.scheme not in REDIS_SCHEMES:
         raise ConfigError(
-            f"{source} has scheme {parts.scheme or 'none'!r} ({shown!r}); expected "
-            "redis://, rediss:// or unix://. Fix: copy the URL from your Redis provider."
-        )
+            messages.REDIS_URL_INVALID, source=source, shown=shown, error=exc
+        ) from exc
+    if parts.scheme not in REDIS_SCHEMES:
+        scheme = parts.scheme or "none"
+        raise ConfigError(messages.REDIS_URL_SCHEME, source=source, scheme=scheme, shown=shown)
     if parts.scheme == "unix" and not parts.path:
-        raise ConfigError(f"{source} has no socket path ({shown!r}). Fix: unix:///path/to/socket")
+        raise ConfigError(messages.REDIS_URL_NO_SOCKET, source=source, shown=shown)
     if parts.scheme != "unix" and not parts.hostname:
-        raise ConfigError(f"{source} has no host ({shown!r}). Fix: redis://host:port")
+        raise ConfigError(messages.REDIS_URL_NO_HOST, source=source, shown=shown)
     if port == 0:
-        raise ConfigError(f"{source} has port 0 ({shown!r}).")
+        raise ConfigError(messages.REDIS_URL_PORT_ZERO, source=source, shown=shown)
     return value
 
 
@@ -151,20 +145,13 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
             elif _ENV_NAME.fullmatch(item):
                 value = environ.get(item, "")
                 if not value.strip():
-                    raise ConfigError(
-                        f"CHANNELS_REDIS_URLS names {item}, which is not set or empty. "
-                        f"Fix: heroku config:get {item} (check the add-on), "
-                        "or remove it from the list."
-                    )
+                    raise ConfigError(messages.REDIS_URLS_NAME_UNSET, name=item)
                 entries.append((value, item))
             else:
-                raise ConfigError(
-                    f"CHANNELS_REDIS_URLS entry {redact_url(item)!r} is neither a URL nor a config "
-                    "var name. Fix: list URLs or names, e.g. REDIS_URL,HEROKU_REDIS_ORANGE_URL"
-                )
+                raise ConfigError(messages.REDIS_URLS_ENTRY_INVALID, entry=redact_url(item))
     elif "REDIS_URL" in environ:
         if not environ["REDIS_URL"].strip():
-            warnings.append("REDIS_URL is set but empty, so it is ignored.")
+            warnings.append(messages.REDIS_URL_EMPTY_IGNORED)
         else:
             entries.append((environ["REDIS_URL"], "REDIS_URL"))
     urls: list[str] = []
@@ -174,8 +161,9 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
         identity = _shard_identity(url)
         if identity in seen:
             warnings.append(
-                f"{source} is the same Redis as {seen[identity]} ({redact_url(url)}); "
-                "listed once (a shard twice would skew the hash ring)."
+                messages.REDIS_SHARD_TWICE.format(
+                    source=source, first=seen[identity], url=redact_url(url)
+                )
             )
             continue
         seen[identity] = source
@@ -246,11 +234,7 @@ def _multi_process_warning(environ: Mapping[str, str]) -> list[str]:
         or kind in ("run", "release", "scheduler")
     ):
         return []
-    return [
-        f"No Redis: this dyno ({dyno}) has its own in-memory channel layer, so group messages "
-        "and background jobs will NOT reach the other dynos. "
-        f"Fix: {ADDON_FIX} (REDIS_URL is used automatically)."
-    ]
+    return [messages.MEMORY_LAYER_ON_SEVERAL_DYNOS.format(dyno=dyno)]
 
 
 def _memory_decision(
@@ -347,10 +331,7 @@ def decide(
     """The CHANNEL_LAYERS to use given *environ* and the user's setting *current*."""
     choice = environ.get("CHANNELS_LAYER", "").strip().lower() or "auto"
     if choice not in LAYER_CHOICES:
-        raise ConfigError(
-            f"CHANNELS_LAYER={choice!r} is not one of {', '.join(LAYER_CHOICES)}. "
-            "Fix: heroku config:set CHANNELS_LAYER=core (or unset it)."
-        )
+        raise ConfigError(messages.LAYER_UNKNOWN, choice=choice, accepted=", ".join(LAYER_CHOICES))
     if choice == "keep":
         return LayerDecision("user", None, ["your CHANNEL_LAYERS, untouched (CHANNELS_LAYER=keep)"])
     on_dyno = bool(environ.get("DYNO"))
@@ -363,10 +344,7 @@ def decide(
     elif choice in ("auto", "core", "redis", "pubsub") and urls:
         decision = _redis_decision(urls, choice == "pubsub", environ, on_dyno)
     elif choice in ("core", "redis", "pubsub"):
-        raise ConfigError(
-            f"CHANNELS_LAYER={choice} needs Redis but neither REDIS_URL nor CHANNELS_REDIS_URLS is "
-            f"set. Fix: {ADDON_FIX}"
-        )
+        raise ConfigError(messages.LAYER_NEEDS_REDIS, choice=choice)
     else:
         user_options = default.get("CONFIG") if isinstance(default, dict) else None
         decision = _amqp_or_memory(
@@ -399,12 +377,9 @@ def _amqp_or_memory(
             note = f"channels_rabbitmq ({redact_url(url)}; no background-worker channels)"
             return LayerDecision("rabbitmq", {"default": config}, [note])
         if choice == "rabbitmq":
-            raise ConfigError(
-                "CHANNELS_LAYER=rabbitmq but channels_rabbitmq is not installed. "
-                "Fix: add channels-rabbitmq to your dependencies."
-            )
-        warnings.append(f"{amqp_var} is set but channels_rabbitmq is not installed; not used.")
+            raise ConfigError(messages.RABBITMQ_NOT_INSTALLED)
+        warnings.append(messages.RABBITMQ_UNUSED.format(variable=amqp_var))
     elif choice == "rabbitmq":
-        raise ConfigError("CHANNELS_LAYER=rabbitmq needs CLOUDAMQP_URL or RABBITMQ_URL.")
+        raise ConfigError(messages.RABBITMQ_NEEDS_URL)
     replaced = user_backend if user_backend == STOCK_MEMORY_BACKEND else None
     return _memory_decision(environ, replaced, user_options)

@@ -25,9 +25,9 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from buildpack import log
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_text
 from buildpack.runtime.config import database, hosts, layer_config
-from buildpack.runtime.config.layer_config import ConfigError
 
 SWITCH = "CHANNELS_BUILDPACK_SETTINGS"
 QUIET = "CHANNELS_BUILDPACK_QUIET"

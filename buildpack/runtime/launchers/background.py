@@ -123,7 +123,7 @@ class _Slot:
             details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             log.runtime_error(
                 self.worker.component,
-                messages.CONSUMER_RAISED.format(channel=self.channel) + "\n" + details.rstrip(),
+                messages.CONSUMER_RAISED.format(channel=self.channel, traceback=details.rstrip()),
             )
         self.task = None
         self.idle.set()
@@ -241,4 +241,4 @@ class ChannelWorker:
             try:
                 await asyncio.wait_for(stop_reading(self.layer), 10)
             except Exception as exc:
-                log.runtime_warning(self.component, f"stopping the layer's reader: {exc}")
+                log.runtime_warning(self.component, messages.READER_STOP_FAILED.format(error=exc))

@@ -17,15 +17,12 @@ from typing import Any
 
 from buildpack import log, messages
 from buildpack.core.pysource import ModuleIndex, SourceError, setdefault_settings_module
+from buildpack.messages import LaunchError
 from buildpack.redact import redact_url
 from buildpack.runtime.config import autoload
 from buildpack.runtime.config.settings import SWITCH, enabled
 from buildpack.runtime.layers import MEMORY_BACKENDS
 from buildpack.runtime.layers.resilience import is_certificate_error
-
-
-class LaunchError(Exception):
-    """A start-up problem the user can fix; the message says how."""
 
 
 def prepare(chdir: str | None, app_path: str | None) -> Path:
@@ -34,9 +31,7 @@ def prepare(chdir: str | None, app_path: str | None) -> Path:
         try:
             os.chdir(chdir)
         except OSError as exc:
-            raise LaunchError(
-                messages.CHDIR_MISSING.format(path=chdir, cwd=str(Path.cwd()))
-            ) from exc
+            raise LaunchError(messages.CHDIR_MISSING, path=chdir, cwd=str(Path.cwd())) from exc
     cwd = Path.cwd()
     if str(cwd) not in sys.path:
         sys.path.insert(0, str(cwd))
@@ -45,9 +40,8 @@ def prepare(chdir: str | None, app_path: str | None) -> Path:
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         module = static_settings_module(app_path, cwd)
         if module is None:
-            raise LaunchError(
-                messages.SETTINGS_UNKNOWN_AT_RUNTIME.format(app=app_path or "the ASGI module")
-            )
+            app = app_path or "the ASGI module"
+            raise LaunchError(messages.SETTINGS_UNKNOWN_AT_RUNTIME, app=app)
         os.environ["DJANGO_SETTINGS_MODULE"] = module
     if enabled(os.environ):
         autoload.install()
@@ -90,7 +84,7 @@ def app_path_or_setting(app_path: str | None, command: str) -> str:
         return app_path if ":" in app_path else f"{app_path}:application"
     target = getattr(load_settings(), "ASGI_APPLICATION", None)
     if not target:
-        raise LaunchError(messages.APP_PATH_UNKNOWN.format(command=command))
+        raise LaunchError(messages.APP_PATH_UNKNOWN, command=command)
     module, _, attr = str(target).rpartition(".")
     return f"{module}:{attr}"
 
@@ -103,14 +97,13 @@ def import_application(app_path: str) -> Any:
         module = _import(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise LaunchError(
-                messages.APP_MODULE_NOT_FOUND.format(module=module_name, cwd=str(Path.cwd()))
-            ) from exc
+            cwd = str(Path.cwd())
+            raise LaunchError(messages.APP_MODULE_NOT_FOUND, module=module_name, cwd=cwd) from exc
         raise
     try:
         return getattr(module, attr)
     except AttributeError as exc:
-        raise LaunchError(messages.APP_ATTR_MISSING.format(module=module_name, attr=attr)) from exc
+        raise LaunchError(messages.APP_ATTR_MISSING, module=module_name, attr=attr) from exc
 
 
 def _import(module_name: str) -> Any:
@@ -193,10 +186,9 @@ async def _probe_hosts(layer: Any, timeout: float) -> None:
         except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"
             if is_certificate_error(exc):
+                untrusted = "CERTIFICATE_VERIFY_FAILED"
                 raise LaunchError(
-                    messages.REDIS_TLS_UNTRUSTED.format(
-                        url=address, detail="CERTIFICATE_VERIFY_FAILED"
-                    )
+                    messages.REDIS_TLS_UNTRUSTED, url=address, detail=untrusted
                 ) from exc
             log.runtime_warning(
                 "redis", messages.REDIS_UNREACHABLE_AT_START.format(url=address, detail=detail)

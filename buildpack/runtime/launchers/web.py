@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
+from buildpack.messages import LaunchError
 from buildpack.runtime.launchers import bootstrap
-from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.web import engines, fastpath, forwarded, oldconns, sockets
 from buildpack.runtime.web.supervisor import CANNOT_START, SCALED, SINGLE
 

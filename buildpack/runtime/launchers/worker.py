@@ -15,9 +15,9 @@ import signal
 from typing import Any
 
 from buildpack import log, messages
+from buildpack.messages import LaunchError
 from buildpack.runtime.launchers import bootstrap
 from buildpack.runtime.launchers.background import ChannelWorker, discover_channels, select_channels
-from buildpack.runtime.launchers.bootstrap import LaunchError
 from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
 from buildpack.runtime.ops import heartbeat

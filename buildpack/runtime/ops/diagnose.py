@@ -19,6 +19,7 @@ from typing import Any
 from buildpack import messages
 from buildpack.commands.doctor import Finding
 from buildpack.core.plan import Plan
+from buildpack.messages import StatusError
 from buildpack.redact import redact_text, redact_url
 from buildpack.runtime.layers.resilience import is_certificate_error
 
@@ -140,7 +141,7 @@ async def _ping_all(layer: Any) -> list[BaseException | None]:
 
 def redis_findings(settings: Any) -> list[Finding]:
     """Each Redis host of the default layer: reachable? in which TLS mode?"""
-    from buildpack.commands.status import StatusError, host_address, queue_layer
+    from buildpack.commands.status import host_address, queue_layer
     from buildpack.runtime.layers import MEMORY_BACKENDS
 
     layer_config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get("default") or {}
@@ -228,8 +229,12 @@ def system_check_findings() -> list[Finding]:
             continue
         if ours or message.level >= checks.ERROR:
             level: Any = "error" if message.level >= checks.ERROR else "warn"
-            hint = f"\nFix: {message.hint}" if message.hint else ""
-            found.append(Finding(level, f"Check {message.id}", f"{message.msg}{hint}"))
+            text = (
+                messages.DOCTOR_CHECK_WITH_HINT.format(message=message.msg, hint=message.hint)
+                if message.hint
+                else message.msg
+            )
+            found.append(Finding(level, f"Check {message.id}", text))
     return found
 
 

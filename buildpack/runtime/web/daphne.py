@@ -34,7 +34,7 @@ from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
 from twisted.internet import reactor, tcp  # noqa: E402
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint  # noqa: E402
 
-from buildpack import log  # noqa: E402
+from buildpack import log, messages  # noqa: E402
 from buildpack.runtime.web import engines, forwarded  # noqa: E402
 from buildpack.runtime.web.engines import (  # noqa: E402
     ACCEPT_PAUSE,
@@ -148,7 +148,8 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
             try:
                 self.on_running()
             except Exception:  # Twisted would swallow it: a half-started process must say so
-                log.runtime_error("web", "start-up failed:\n" + traceback.format_exc().rstrip())
+                failure = traceback.format_exc().rstrip()
+                log.runtime_error("web", messages.START_UP_FAILED.format(traceback=failure))
                 self.begin_shutdown("start-up failed", exit_code=1)
                 return
         reactor.callLater(1.0, self._watch_parent)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
-from buildpack import messages
-from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack import log, messages
+from buildpack.messages import LaunchError
 
 VARIABLE = "CHANNELS_WEB_SERVER"
 DEFAULT = "daphne"
@@ -69,9 +69,7 @@ def selected(environ: Mapping[str, str]) -> str:
     raw = environ.get(VARIABLE, "").strip()
     name = raw.lower() or DEFAULT
     if name not in MODULES:
-        raise LaunchError(
-            messages.WEB_SERVER_UNKNOWN.format(value=raw, accepted=", ".join(MODULES))
-        )
+        raise LaunchError(messages.WEB_SERVER_UNKNOWN, value=raw, accepted=", ".join(MODULES))
     return name
 
 
@@ -82,7 +80,7 @@ def load(name: str) -> ModuleType:
         module = importlib.import_module(MODULES[name])
     except ImportError as exc:
         missing = exc.name or str(exc)
-        raise LaunchError(messages.WEB_SERVER_MISSING.format(engine=name, package=missing)) from exc
+        raise LaunchError(messages.WEB_SERVER_MISSING, engine=name, package=missing) from exc
     check = getattr(module, "check", None)
     if check is not None:
         check()
@@ -144,9 +142,7 @@ def run_stopping_hook(setup: ServerSetup) -> asyncio.Future[None] | None:
 
 def _log_hook_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        from buildpack import log
-
-        log.runtime_warning("web", f"stopping hook failed: {task.exception()!r}")
+        log.runtime_warning("web", messages.STOPPING_HOOK_FAILED.format(error=task.exception()))
 
 
 def quiet_aborted_requests(loop: asyncio.AbstractEventLoop) -> None:

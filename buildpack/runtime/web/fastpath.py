@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.runtime.config.layer_config import ConfigError, flag
-from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.messages import ConfigError, LaunchError
+from buildpack.runtime.config.layer_config import flag
 from buildpack.runtime.web import fastpath_rules
 
 VARIABLE = "CHANNELS_HTTP_FAST_PATH"
@@ -46,7 +46,7 @@ def enabled(environ: Mapping[str, str]) -> bool:
     try:
         return flag(environ, VARIABLE) is not False
     except ConfigError as exc:
-        raise LaunchError(str(exc)) from None
+        raise LaunchError(exc.template, **exc.data) from None
 
 
 def describe(on: bool) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from buildpack import log
+from buildpack import log, messages
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,16 +33,12 @@ def explain(scope: Scope) -> str:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     origin_host = urlsplit(origin).hostname or "" if origin else ""
     if origin and not validate_host(origin_host, allowed):
-        return (
-            f"WebSocket {path} refused (403): Origin {origin} is not in ALLOWED_HOSTS {allowed} "
-            "(AllowedHostsOriginValidator). "
-            f"Fix: heroku config:set DJANGO_ALLOWED_HOSTS={origin_host}"
+        return messages.WEBSOCKET_REFUSED_ORIGIN.format(
+            path=path, origin=origin, allowed=allowed, host=origin_host
         )
     if not origin:
-        return f"WebSocket {path} refused (403): the request has no Origin header."
-    return (
-        f"WebSocket {path} refused (403) by the application: the consumer closed before accept()."
-    )
+        return messages.WEBSOCKET_REFUSED_NO_ORIGIN.format(path=path)
+    return messages.WEBSOCKET_REFUSED_BY_APP.format(path=path)
 
 
 class RejectionLogger:

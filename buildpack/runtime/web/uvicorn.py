@@ -34,7 +34,7 @@ import uvicorn
 from uvicorn.config import WS_PROTOCOLS
 
 from buildpack import log, messages
-from buildpack.runtime.launchers.bootstrap import LaunchError
+from buildpack.messages import LaunchError
 from buildpack.runtime.web import engines
 from buildpack.runtime.web.engines import ACCEPT_PAUSE, POLL_SECONDS, ServerSetup
 from buildpack.runtime.web.forwarded import ClientAddressMiddleware
@@ -59,7 +59,7 @@ def check() -> None:
         import websockets  # noqa: F401 - without it uvicorn serves no WebSocket at all
     except ImportError as exc:
         raise LaunchError(
-            messages.WEB_SERVER_MISSING.format(engine="uvicorn", package="websockets")
+            messages.WEB_SERVER_MISSING, engine="uvicorn", package="websockets"
         ) from exc
     installed = engines.version("uvicorn")
     try:
@@ -68,7 +68,7 @@ def check() -> None:
         return
     if numbers < MINIMUM_VERSION:
         minimum = ".".join(map(str, MINIMUM_VERSION))
-        raise LaunchError(messages.WEB_SERVER_TOO_OLD.format(minimum=minimum, installed=installed))
+        raise LaunchError(messages.WEB_SERVER_TOO_OLD, minimum=minimum, installed=installed)
 
 
 def config_for(setup: ServerSetup) -> uvicorn.Config:
