@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.messages import LaunchError
 from buildpack.runtime.ops.autoscale import METRICS_PATH
 from buildpack.runtime.web import fastpath
@@ -346,11 +346,11 @@ def test_each_process_of_a_scaled_dyno_takes_the_fast_path(
 
 def test_the_switch_reads_yes_no_values() -> None:
     for value in ("", "on", "true", "1", "yes", "auto", " ON "):
-        assert fastpath.enabled({fastpath.VARIABLE: value}) is True, value
+        assert fastpath.enabled({envvars.HTTP_FAST_PATH.name: value}) is True, value
     for value in ("off", "false", "0", "no", "Off"):
-        assert fastpath.enabled({fastpath.VARIABLE: value}) is False, value
+        assert fastpath.enabled({envvars.HTTP_FAST_PATH.name: value}) is False, value
     with pytest.raises(LaunchError, match="CHANNELS_HTTP_FAST_PATH='sometimes' is not a yes/no"):
-        fastpath.enabled({fastpath.VARIABLE: "sometimes"})
+        fastpath.enabled({envvars.HTTP_FAST_PATH.name: "sometimes"})
 
 
 def test_a_bad_value_stops_the_web_process_with_one_line(
@@ -358,11 +358,11 @@ def test_a_bad_value_stops_the_web_process_with_one_line(
 ) -> None:
     build = build_app(APP, **LOCAL_HOSTS)
     process = platform.start(
-        procs, build, "web", port=free_port(), env={fastpath.VARIABLE: "sometimes"}
+        procs, build, "web", port=free_port(), env={envvars.HTTP_FAST_PATH.name: "sometimes"}
     )
     assert process.wait(30) == 1
     output = process.output()
-    lines = [line for line in output.splitlines() if fastpath.VARIABLE in line]
+    lines = [line for line in output.splitlines() if envvars.HTTP_FAST_PATH.name in line]
     assert len(lines) == 1, output
     assert "'sometimes' is not a yes/no value. Fix: set it to true, false or auto" in lines[0]
     assert "Traceback" not in output

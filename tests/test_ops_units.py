@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from buildpack import envvars
 from buildpack.redact import credential_values
-from buildpack.runtime.ops import heartbeat
 from buildpack.runtime.ops.autoscale import (
     mask_path,
     masked_access_log,
@@ -72,8 +72,9 @@ def test_worker_process_types_follow_the_procfile(tmp_path: Path) -> None:
 
 
 def test_heartbeat_interval_and_credentials() -> None:
-    assert heartbeat.interval({}) == heartbeat.DEFAULT_INTERVAL
-    assert heartbeat.interval({heartbeat.INTERVAL_VARIABLE: "0"}) == 0
-    assert heartbeat.interval({heartbeat.INTERVAL_VARIABLE: "x"}) == heartbeat.DEFAULT_INTERVAL
+    every, name = envvars.HEARTBEAT_SECONDS.default, envvars.HEARTBEAT_SECONDS.name
+    assert envvars.heartbeat_seconds({}) == every == 10
+    assert envvars.heartbeat_seconds({name: "0"}) == 0
+    assert envvars.heartbeat_seconds({name: "x"}) == every
     env = {"CHANNELS_METRICS_TOKEN": "t0ken", "DJANGO_SECRET_KEY": "k3y", "DYNO": "web.1"}
     assert credential_values(env) == ["t0ken", "k3y"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from buildpack.runtime.config import settings as layer
+from buildpack import envvars
 from buildpack.runtime.config.settings import CHECKS_APP, CONFIGURED_FLAG, MODE_FLAG, configure
 from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
 
@@ -126,7 +126,7 @@ def test_switch_off_leaves_the_namespace_untouched(
 
 @pytest.mark.parametrize("value", ["", "on", "1", "true", "yes", "auto"])
 def test_switch_on_or_unset_applies(value: str) -> None:
-    assert layer.enabled({"CHANNELS_BUILDPACK_SETTINGS": value})
+    assert envvars.settings_enabled({"CHANNELS_BUILDPACK_SETTINGS": value})
     ns = namespace()
     configure(ns, environ={"CHANNELS_BUILDPACK_SETTINGS": value}, announce=False)
     assert ns["CHANNEL_LAYERS"]["default"]["BACKEND"] == MEMORY_BACKEND

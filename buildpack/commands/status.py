@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.messages import ConfigError, LaunchError, StatusError
 from buildpack.redact import credential_values, redact_text, redact_url
 from buildpack.runtime.layers import MEMORY_BACKENDS, RABBITMQ_BACKEND
@@ -34,10 +34,9 @@ def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
     ``DJANGO_SETTINGS_MODULE``), the settings layer decides from the environment alone.
     """
     from buildpack.runtime.config.layer_config import decide
-    from buildpack.runtime.config.settings import QUIET
     from buildpack.runtime.launchers import bootstrap
 
-    os.environ.setdefault(QUIET, "1")
+    os.environ.setdefault(envvars.QUIET.name, "1")
     try:
         bootstrap.prepare(chdir, None)
     except LaunchError:
@@ -48,7 +47,7 @@ def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
         return (decision.config or {}).get("default", {}), None
     settings = bootstrap.load_settings()
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    return dict(layers.get("default") or {}), os.environ["DJANGO_SETTINGS_MODULE"]
+    return dict(layers.get("default") or {}), envvars.SETTINGS_MODULE.raw()
 
 
 def static_channels(root: Path) -> list[str]:

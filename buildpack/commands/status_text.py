@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import sys
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.messages import StatusError
 from buildpack.redact import redact_url
-from buildpack.runtime.ops.autoscale import METRICS_PATH, TOKEN_VARIABLE
+from buildpack.runtime.ops.autoscale import METRICS_PATH
 from buildpack.runtime.ops.layer_state import ChannelStat, LayerState, ServerStat
 
 REMOTE_TIMEOUT = 10.0
@@ -198,7 +197,7 @@ def render_remote(url: str, data: dict[str, Any]) -> str:
 
 def remote(url: str, as_json: bool, watch: float | None) -> int:
     """``status --url``: read the web process's endpoint (``CHANNELS_METRICS_TOKEN``)."""
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    token = envvars.METRICS_TOKEN.value()
     if not token:
         sys.stderr.write(f"channels-buildpack status: {messages.STATUS_REMOTE_NO_TOKEN}\n")
         return 1

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from buildpack import __version__, log, messages
+from buildpack import __version__, envvars, log, messages
 from buildpack.core import pins, safefs
 from buildpack.core.detect import detect
 from buildpack.core.install.runner import InstallError
@@ -29,9 +29,7 @@ if TYPE_CHECKING:
 STATE_DIR = ".channels-buildpack"
 STATE_FILE = f"{STATE_DIR}/build.json"
 MAX_STATE_BYTES = 4 * 1024 * 1024
-REDIS_ADDON_VAR = "CHANNELS_BUILDPACK_REDIS_ADDON"
 T = TypeVar("T")
-_FALSY = ("0", "false", "no", "off")
 
 
 class BuildFailed(Exception):
@@ -175,11 +173,11 @@ def wants_redis_addon(plan: Plan, config_vars: dict[str, str]) -> bool:
     """True when a Channels app has no Redis yet and the user did not opt out."""
     if not plan.is_channels:
         return False
-    opt_out = config_vars.get(REDIS_ADDON_VAR, "").strip().lower()
-    if opt_out in _FALSY:
+    if not envvars.redis_addon_wanted(config_vars):
+        opt_out = envvars.REDIS_ADDON.value(config_vars).lower()
         log.detail(messages.REDIS_ADDON_OPTED_OUT.format(value=opt_out))
         return False
-    return not config_vars.get("REDIS_URL")
+    return not envvars.REDIS_URL.raw(config_vars)
 
 
 def summary(plan: Plan) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.core.rules import daphne_after_staticfiles
 from buildpack.runtime.layers import MEMORY_BACKENDS
 
@@ -24,7 +24,6 @@ W005 = "channels_buildpack.W005"
 W006 = "channels_buildpack.W006"
 W007 = "channels_buildpack.W007"
 _LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
-LIMIT_VARIABLE = "CHANNELS_REDIS_MAXCLIENTS"
 
 
 def _default_layer() -> dict[str, Any]:
@@ -45,15 +44,12 @@ def _procfile_processes() -> dict[str, str]:
 
 def _web_concurrency() -> int:
     """WEB_CONCURRENCY as a number; a malformed value must not crash ``manage.py check``."""
-    try:
-        return int(os.environ.get("WEB_CONCURRENCY", "").strip() or 1)
-    except ValueError:
-        return 1
+    return envvars.whole_number(envvars.WEB_CONCURRENCY)
 
 
 def _several_processes() -> str | None:
-    dyno = os.environ.get("DYNO", "")
-    kind, _, index = dyno.partition(".")
+    dyno = envvars.DYNO.raw() or ""
+    kind, index = envvars.dyno_kind_and_index()
     if kind == "worker" or (kind == "web" and index not in ("", "1")):
         return f"this is dyno {dyno}"
     processes = _procfile_processes()
@@ -88,8 +84,7 @@ def _hosts() -> list[Any]:
 
 def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W002: Heroku's rediss:// uses a self-signed certificate."""
-    verify = os.environ.get("CHANNELS_REDIS_TLS_VERIFY", "").strip().lower()
-    if not os.environ.get("DYNO") or verify in ("1", "true", "yes", "on"):
+    if not envvars.on_dyno() or envvars.tls_verify(strict=False) is True:
         return []  # an explicit "verify" means the user brought a trusted certificate
     found = []
     for host in _hosts():
@@ -104,12 +99,12 @@ def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 
 def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W003: on a dyno, ALLOWED_HOSTS must contain the app's public host."""
-    if not os.environ.get("DYNO"):
+    if not envvars.on_dyno():
         return []
     from django.http.request import validate_host
 
     allowed = list(getattr(settings, "ALLOWED_HOSTS", []) or [])
-    platform_host = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip()
+    platform_host = envvars.APP_HOST.value()
     if platform_host:
         missing = not validate_host(platform_host, allowed)
     else:
@@ -205,12 +200,12 @@ def _client_limit() -> tuple[int | None, str]:
     mini plan's 20 on a dyno with REDIS_URL (what bin/release provisions)."""
     from buildpack.runtime.layers.formation import MINI_PLAN_CLIENTS
 
-    raw = os.environ.get(LIMIT_VARIABLE, "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw), ""
-    if os.environ.get("DYNO") and os.environ.get("REDIS_URL"):
+    limit = envvars.redis_maxclients()
+    if limit is not None:
+        return limit, ""
+    if envvars.on_dyno() and envvars.REDIS_URL.raw():
         return MINI_PLAN_CLIENTS, messages.CHECK_CLIENT_LIMIT_ASSUMED.format(
-            variable=LIMIT_VARIABLE
+            variable=envvars.REDIS_MAXCLIENTS.name
         )
     return None, ""
 

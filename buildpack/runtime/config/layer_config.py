@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.messages import ConfigError
 from buildpack.redact import redact_url
 from buildpack.runtime.layers import (
@@ -40,14 +40,11 @@ from buildpack.runtime.layers import (
 
 Mode = Literal["redis", "pubsub", "rabbitmq", "memory", "user"]
 REDIS_BACKENDS = (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND)
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # channels_redis connects here when a layer has no "hosts".
 IMPLICIT_HOST = "redis://localhost:6379"
-LAYER_CHOICES = ("auto", "core", "redis", "pubsub", "memory", "rabbitmq", "keep")
 
 
 @dataclass
@@ -62,31 +59,6 @@ class LayerDecision:
     @property
     def changed(self) -> bool:
         return self.config is not None
-
-
-def flag(environ: Mapping[str, str], name: str) -> bool | None:
-    """A yes/no variable: True, False, or None when unset or ``auto``; ConfigError otherwise."""
-    raw = environ.get(name, "").strip().lower()
-    if raw in ("", "auto"):
-        return None
-    if raw in TRUE:
-        return True
-    if raw in FALSE:
-        return False
-    raise ConfigError(messages.FLAG_NOT_YES_NO, name=name, value=raw)
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(messages.NOT_A_POSITIVE_NUMBER, name=name, value=raw, default=default)
-    return value
 
 
 def validate_redis_url(url: str, source: str) -> str:
@@ -134,10 +106,11 @@ def _shard_identity(url: str) -> tuple[str, str, int, str]:
 def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """(urls, warnings): the shard list in a stable order, duplicates removed."""
     warnings: list[str] = []
-    raw_list = environ.get("CHANNELS_REDIS_URLS")
+    raw_list = envvars.REDIS_URLS.value(environ)
+    redis_url = envvars.REDIS_URL.raw(environ)
     entries: list[tuple[str, str]] = []
-    if raw_list is not None and raw_list.strip():
-        for item in re.split(r"[,\s]+", raw_list.strip()):
+    if raw_list:
+        for item in re.split(r"[,\s]+", raw_list):
             if not item:
                 continue
             if "://" in item:
@@ -149,11 +122,11 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
                 entries.append((value, item))
             else:
                 raise ConfigError(messages.REDIS_URLS_ENTRY_INVALID, entry=redact_url(item))
-    elif "REDIS_URL" in environ:
-        if not environ["REDIS_URL"].strip():
+    elif redis_url is not None:
+        if not redis_url.strip():
             warnings.append(messages.REDIS_URL_EMPTY_IGNORED)
         else:
-            entries.append((environ["REDIS_URL"], "REDIS_URL"))
+            entries.append((redis_url, envvars.REDIS_URL.name))
     urls: list[str] = []
     seen: dict[tuple[str, str, int, str], str] = {}
     for value, source in entries:
@@ -172,7 +145,7 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
 
 
 def _tls_verify(environ: Mapping[str, str], on_dyno: bool) -> bool:
-    explicit = flag(environ, "CHANNELS_REDIS_TLS_VERIFY")
+    explicit = envvars.tls_verify(environ)
     return (not on_dyno) if explicit is None else explicit
 
 
@@ -185,15 +158,14 @@ def redis_host(url: str, verify_tls: bool) -> dict[str, Any]:
     return host
 
 
-_TUNABLES = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
-
-
 def _tunables(environ: Mapping[str, str], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Layer options: defaults, then the user's own values (*base*), then env variables."""
-    options: dict[str, Any] = {**_TUNABLES}
-    options.update({k: v for k, v in (base or {}).items() if k in (*_TUNABLES, "channel_capacity")})
-    for key, default in _TUNABLES.items():
-        options[key] = _positive_int(environ, f"CHANNELS_{key.upper()}", options[key] or default)
+    tunables = envvars.TUNABLES
+    options: dict[str, Any] = {key: variable.default for key, variable in tunables.items()}
+    options.update({k: v for k, v in (base or {}).items() if k in (*tunables, "channel_capacity")})
+    for key, variable in tunables.items():
+        fallback = options[key] or variable.default
+        options[key] = envvars.positive_number(variable, environ, fallback)
     return options
 
 
@@ -209,8 +181,8 @@ def _redis_decision(
 ) -> LayerDecision:
     verify = _tls_verify(environ, on_dyno)
     hosts = [redis_host(u, verify) for u in urls]
-    if environ.get("CHANNELS_REDIS_MAX_CONNECTIONS", "").strip():
-        size = _positive_int(environ, "CHANNELS_REDIS_MAX_CONNECTIONS", 3)
+    size = envvars.redis_max_connections(environ)
+    if size is not None:
         for host in hosts:
             host["max_connections"] = size
     if pubsub:
@@ -226,8 +198,8 @@ def _redis_decision(
 
 
 def _multi_process_warning(environ: Mapping[str, str]) -> list[str]:
-    dyno = environ.get("DYNO", "")
-    kind, _, index = dyno.partition(".")
+    dyno = envvars.DYNO.raw(environ) or ""
+    kind, index = envvars.dyno_kind_and_index(environ)
     if (
         not dyno
         or (kind == "web" and index in ("", "1"))
@@ -329,12 +301,10 @@ def decide(
     rabbitmq_available: bool = False,
 ) -> LayerDecision:
     """The CHANNEL_LAYERS to use given *environ* and the user's setting *current*."""
-    choice = environ.get("CHANNELS_LAYER", "").strip().lower() or "auto"
-    if choice not in LAYER_CHOICES:
-        raise ConfigError(messages.LAYER_UNKNOWN, choice=choice, accepted=", ".join(LAYER_CHOICES))
+    choice = envvars.layer_choice(environ)
     if choice == "keep":
         return LayerDecision("user", None, ["your CHANNEL_LAYERS, untouched (CHANNELS_LAYER=keep)"])
-    on_dyno = bool(environ.get("DYNO"))
+    on_dyno = envvars.on_dyno(environ)
     urls, warnings = redis_urls(environ)
     default = current.get("default") if isinstance(current, dict) else None
     user_backend = default.get("BACKEND") if isinstance(default, dict) else None
@@ -367,18 +337,16 @@ def _amqp_or_memory(
     rabbitmq_available: bool,
     warnings: list[str],
 ) -> LayerDecision:
-    amqp_var = next(
-        (v for v in ("CLOUDAMQP_URL", "RABBITMQ_URL") if environ.get(v, "").strip()), ""
-    )
-    if choice in ("auto", "rabbitmq") and amqp_var:
+    amqp = next((v for v in envvars.AMQP_URLS if v.value(environ)), None)
+    if choice in ("auto", "rabbitmq") and amqp is not None:
         if rabbitmq_available:
-            url = environ[amqp_var].strip()
+            url = amqp.value(environ)
             config = {"BACKEND": RABBITMQ_BACKEND, "CONFIG": {"host": url}}
             note = f"channels_rabbitmq ({redact_url(url)}; no background-worker channels)"
             return LayerDecision("rabbitmq", {"default": config}, [note])
         if choice == "rabbitmq":
             raise ConfigError(messages.RABBITMQ_NOT_INSTALLED)
-        warnings.append(messages.RABBITMQ_UNUSED.format(variable=amqp_var))
+        warnings.append(messages.RABBITMQ_UNUSED.format(variable=amqp.name))
     elif choice == "rabbitmq":
         raise ConfigError(messages.RABBITMQ_NEEDS_URL)
     replaced = user_backend if user_backend == STOCK_MEMORY_BACKEND else None

@@ -15,12 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 from buildpack.core.pysource import ModuleIndex, SourceError, setdefault_settings_module
 from buildpack.messages import LaunchError
 from buildpack.redact import redact_url
 from buildpack.runtime.config import autoload
-from buildpack.runtime.config.settings import SWITCH, enabled
 from buildpack.runtime.layers import MEMORY_BACKENDS
 from buildpack.runtime.layers.resilience import is_certificate_error
 
@@ -35,15 +34,15 @@ def prepare(chdir: str | None, app_path: str | None) -> Path:
     cwd = Path.cwd()
     if str(cwd) not in sys.path:
         sys.path.insert(0, str(cwd))
-    os.environ.setdefault(SWITCH, "on")
-    os.environ.setdefault("CHANNELS_BUILDPACK_SERVER", "asgi")
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    os.environ.setdefault(envvars.SETTINGS.name, "on")
+    os.environ.setdefault(envvars.SERVER.name, "asgi")
+    if not envvars.SETTINGS_MODULE.raw():
         module = static_settings_module(app_path, cwd)
         if module is None:
             app = app_path or "the ASGI module"
             raise LaunchError(messages.SETTINGS_UNKNOWN_AT_RUNTIME, app=app)
-        os.environ["DJANGO_SETTINGS_MODULE"] = module
-    if enabled(os.environ):
+        os.environ[envvars.SETTINGS_MODULE.name] = module
+    if envvars.settings_enabled():
         autoload.install()
     return cwd
 

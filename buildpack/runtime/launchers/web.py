@@ -24,36 +24,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 from buildpack.messages import LaunchError
 from buildpack.runtime.launchers import bootstrap
-from buildpack.runtime.web import engines, fastpath, forwarded, oldconns, sockets
+from buildpack.runtime.web import engines, fastpath, oldconns, sockets
 from buildpack.runtime.web.supervisor import CANNOT_START, SCALED, SINGLE
 
 COMPONENT = "web"
-DEFAULT_PORT = 8000
-DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        log.runtime_warning(
-            COMPONENT, messages.ENV_NOT_A_NUMBER.format(name=name, value=raw, default=default)
-        )
-        return default
-
-
-def shutdown_timeout() -> float:
-    """Seconds allowed for a graceful stop (Heroku sends SIGKILL 30 s after SIGTERM)."""
-    raw = os.environ.get("CHANNELS_SHUTDOWN_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_SHUTDOWN_TIMEOUT
-    except ValueError:
-        value = DEFAULT_SHUTDOWN_TIMEOUT
-    return value if value > 0 else DEFAULT_SHUTDOWN_TIMEOUT
+def _number(variable: envvars.Variable[int]) -> int:
+    """A whole-number variable; a bad value is one warning line and the default."""
+    return envvars.whole_number(variable, warn=lambda text: log.runtime_warning(COMPONENT, text))
 
 
 def describe_layer(settings: Any) -> str:
@@ -73,7 +55,7 @@ def describe_layer(settings: Any) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code."""
-    port = args.port or _int_env("PORT", DEFAULT_PORT)
+    port = args.port or _number(envvars.PORT)
     try:
         engines.selected(os.environ)
         fastpath.enabled(os.environ)
@@ -94,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
-    requested = args.processes or _int_env("WEB_CONCURRENCY", 1)
+    requested = args.processes or _number(envvars.WEB_CONCURRENCY)
     if requested <= 1:
         return _serve(args, sock.detach(), child=False, where=where)
     return _supervise(args, sock, requested)
@@ -119,7 +101,6 @@ def _start_line(
 def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) -> int:
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
-    from buildpack.runtime.config.settings import QUIET
     from buildpack.runtime.web.supervisor import Supervisor, child_environment
 
     cwd = str(Path.cwd())
@@ -131,7 +112,8 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) ->
         command += ["--processes", str(requested)]
         return command + (["--report-fd", str(report_fd)] if report_fd is not None else [])
 
-    supervisor = Supervisor(sock, command_for, shutdown_timeout(), child_environment({QUIET: "1"}))
+    quiet = child_environment({envvars.QUIET.name: "1"})  # the settings line: once, by process 0
+    supervisor = Supervisor(sock, command_for, envvars.shutdown_timeout(), quiet)
     supervisor.install_signals()
     # Process 0 starts importing the app right away, prints the start-up lines and reports
     # whether the others may start (not with the in-memory layer).
@@ -208,7 +190,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         fileno=fileno,
         shared=child,
         background=background,
-        shutdown_timeout=shutdown_timeout(),
+        shutdown_timeout=envvars.shutdown_timeout(),
         hops=_proxy_hops(),
         on_running=on_running,
         on_stopping=on_stopping,
@@ -229,9 +211,9 @@ def _background(application: Any, layer: Any) -> Any:
 
 def _proxy_hops() -> int:
     """``CHANNELS_PROXY_HOPS``: how many proxies in front append to X-Forwarded-For."""
-    hops = forwarded.configured_hops(os.environ)
-    if hops is None:  # not a whole number: _int_env says so and gives the default
-        hops = _int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS)
+    hops = envvars.proxy_hops()
+    if hops is None:  # not a whole number: _number says so and gives the default
+        hops = _number(envvars.PROXY_HOPS)
     return hops
 
 

@@ -14,11 +14,11 @@ import os
 import signal
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 from buildpack.messages import LaunchError
 from buildpack.runtime.launchers import bootstrap
 from buildpack.runtime.launchers.background import ChannelWorker, discover_channels, select_channels
-from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
+from buildpack.runtime.launchers.web import describe_layer
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
 from buildpack.runtime.ops import heartbeat
 
@@ -26,10 +26,7 @@ COMPONENT = "worker"
 
 
 def _concurrency(value: int | None) -> int:
-    if value:
-        return max(1, value)
-    raw = os.environ.get("CHANNELS_WORKER_CONCURRENCY", "").strip()
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return max(1, value) if value else envvars.worker_concurrency()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -105,7 +102,7 @@ async def _run(
     reason = await stop
     if beat is not None:
         await beat.stop()  # status stops listing this process as it stops taking messages
-    timeout = shutdown_timeout()
+    timeout = envvars.shutdown_timeout()
     log.runtime(
         COMPONENT,
         f"stopping ({reason}): no new messages, waiting for {worker.busy} in flight "

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildpack import envvars
+
 # Redis clients a process holds at rest, per Redis host: its blocking reader and one
 # command connection; a pub/sub worker also holds its pub/sub subscription.
 STEADY_CLIENTS = 2
 PUBSUB_WORKER_STEADY_CLIENTS = 3
-DEFAULT_BUDGET = 3  # CHANNELS_REDIS_MAX_CONNECTIONS: the most one process opens at peak
+DEFAULT_BUDGET = envvars.REDIS_MAX_CONNECTIONS.default  # the most one process opens at peak
 MINI_PLAN_CLIENTS = 20  # heroku-redis:mini, what bin/release requests
 OUR_WEB = "channels-buildpack web"
 
@@ -99,8 +101,9 @@ def search_places(environ: Mapping[str, str], extra: Path | None = None) -> list
     places = [Path.cwd()]
     if extra is not None:
         places.append(extra)
-    if environ.get("HOME"):
-        places.append(Path(environ["HOME"]))
+    home = envvars.HOME.raw(environ)
+    if home:
+        places.append(Path(home))
     return places
 
 
@@ -111,7 +114,7 @@ def visible_formation(
     places = places if places is not None else search_places(environ)
     quantities = app_json_quantities(places)
     processes = procfile_processes(places)
-    kind, _, index = environ.get("DYNO", "").partition(".")
+    kind, index = envvars.dyno_kind_and_index(environ)
     own = {kind: _int(index, 1)} if kind in ("web", "worker") else {}
     web = (
         max(quantities.get("web", 1), own.get("web", 1))
@@ -121,13 +124,13 @@ def visible_formation(
     has_worker = "worker" in processes or "worker" in quantities or "worker" in own
     worker = max(quantities.get("worker", 1), own.get("worker", 1)) if has_worker else 0
     web_command = processes.get("web", OUR_WEB)
-    per_dyno = max(1, _int(environ.get("WEB_CONCURRENCY", "1") or "1", 1))
+    per_dyno = max(1, envvars.whole_number(envvars.WEB_CONCURRENCY, environ))
     return Formation(
         web_dynos=web,
         web_processes=per_dyno if OUR_WEB in web_command else 1,
         worker_dynos=worker,
         worker_clients=PUBSUB_WORKER_STEADY_CLIENTS if pubsub else STEADY_CLIENTS,
-        budget=_int(environ.get("CHANNELS_REDIS_MAX_CONNECTIONS", "") or DEFAULT_BUDGET, 3),
+        budget=envvars.redis_budget(environ),
     )
 
 

@@ -22,7 +22,6 @@ import hmac
 import json
 import logging
 import math
-import os
 import re
 import shlex
 import time
@@ -30,13 +29,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from buildpack import envvars
 from buildpack.runtime.ops import layer_state
 from buildpack.runtime.ops.heartbeat import redis_layer
 
 METRICS_PATH = "/.channels-buildpack/metrics"
-TOKEN_VARIABLE = "CHANNELS_METRICS_TOKEN"
-HIREFIRE_VARIABLE = "HIREFIRE_TOKEN"
-HIREFIRE_METRIC_VARIABLE = "CHANNELS_HIREFIRE_METRIC"
 HIREFIRE_PATH = re.compile(r"^/hirefire/([^/]*)/info/?$")
 READ_TIMEOUT = 5.0
 PROCFILE_SEARCH_DEPTH = 3
@@ -53,13 +50,12 @@ def token_matches(given: str, expected: str) -> bool:
 
 def wrap(application: Any, layer: Any, environ: Mapping[str, str] | None = None) -> Any:
     """The application behind the endpoint when a token is set, else the application itself."""
-    environ = os.environ if environ is None else environ
-    token = environ.get(TOKEN_VARIABLE, "").strip()
-    hirefire = environ.get(HIREFIRE_VARIABLE, "").strip()
+    token = envvars.METRICS_TOKEN.value(environ)
+    hirefire = envvars.HIREFIRE_TOKEN.value(environ)
     if not token and not hirefire:
         return application
-    metric = environ.get(HIREFIRE_METRIC_VARIABLE, "").strip().lower() or "depth"
-    return AutoscaleEndpoint(application, layer, token, hirefire, latency=metric == "latency")
+    latency = envvars.hirefire_latency(environ)
+    return AutoscaleEndpoint(application, layer, token, hirefire, latency=latency)
 
 
 def find_procfile(start: Path) -> Path | None:

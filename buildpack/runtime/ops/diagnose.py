@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.commands.doctor import Finding
 from buildpack.core.plan import Plan
 from buildpack.messages import StatusError
@@ -40,10 +40,10 @@ class LiveReport:
 
 def live_checks(plan: Plan, root: Path, host: str | None) -> LiveReport:
     """Load the settings as a web dyno would, then check what they point at."""
-    assumed = "DYNO" not in os.environ
+    assumed = envvars.DYNO.raw() is None
     if assumed:
-        os.environ["DYNO"] = ASSUMED_DYNO
-    where = f"DYNO={os.environ['DYNO']}" + (" assumed" if assumed else "")
+        os.environ[envvars.DYNO.name] = ASSUMED_DYNO
+    where = f"{envvars.DYNO.name}={envvars.DYNO.raw()}" + (" assumed" if assumed else "")
     report = LiveReport(f"Settings layer in this environment ({where})")
     settings = _load(plan, root, report)
     if settings is None:
@@ -60,10 +60,9 @@ def live_checks(plan: Plan, root: Path, host: str | None) -> LiveReport:
 
 
 def _load(plan: Plan, root: Path, report: LiveReport) -> Any | None:
-    from buildpack.runtime.config.settings import QUIET
     from buildpack.runtime.launchers import bootstrap
 
-    os.environ.setdefault(QUIET, "1")
+    os.environ.setdefault(envvars.QUIET.name, "1")
     try:
         bootstrap.prepare(str(root / plan.project_dir), plan.app_path)
         settings = bootstrap.load_settings()
@@ -86,12 +85,12 @@ def _load(plan: Plan, root: Path, report: LiveReport) -> Any | None:
 
 def _public_host() -> str | None:
     """The app's host from the platform (runtime dyno metadata) or DJANGO_ALLOWED_HOSTS."""
-    platform = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip()
+    platform = envvars.APP_HOST.value()
     if platform:
         return platform
     from buildpack.runtime.config.hosts import split_list
 
-    for item in split_list(os.environ.get("DJANGO_ALLOWED_HOSTS", "")):
+    for item in split_list(envvars.ALLOWED_HOSTS.value()):
         if not item.startswith(".") and item not in ("*", "localhost", "127.0.0.1"):
             return item.split("://")[-1].split("/")[0].split(":")[0]
     return None

@@ -24,15 +24,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
-from buildpack import log, messages
-from buildpack.messages import LaunchError
+from buildpack import envvars, log, messages
+from buildpack.messages import ConfigError, LaunchError
 
-VARIABLE = "CHANNELS_WEB_SERVER"
-DEFAULT = "daphne"
-MODULES = {
-    "daphne": "buildpack.runtime.web.daphne",
-    "uvicorn": "buildpack.runtime.web.uvicorn",
-}
+DEFAULT = envvars.WEB_SERVER.default
+MODULES = {name: f"buildpack.runtime.web.{name}" for name in envvars.WEB_SERVERS}  # by engine
 SERVICE_RESTART = 1012  # the close code sent to every WebSocket on a graceful stop
 PING_INTERVAL = 20  # seconds; the router closes WebSockets idle for 55 s
 PING_TIMEOUT = 30
@@ -66,11 +62,10 @@ class ServerSetup:
 
 def selected(environ: Mapping[str, str]) -> str:
     """The engine ``CHANNELS_WEB_SERVER`` names (default Daphne); LaunchError otherwise."""
-    raw = environ.get(VARIABLE, "").strip()
-    name = raw.lower() or DEFAULT
-    if name not in MODULES:
-        raise LaunchError(messages.WEB_SERVER_UNKNOWN, value=raw, accepted=", ".join(MODULES))
-    return name
+    try:
+        return envvars.web_server(environ)
+    except ConfigError as exc:
+        raise LaunchError(exc.template, **exc.data) from None
 
 
 def load(name: str) -> ModuleType:

@@ -29,12 +29,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 from buildpack.messages import ConfigError, LaunchError
-from buildpack.runtime.config.layer_config import flag
 from buildpack.runtime.web import fastpath_rules
 
-VARIABLE = "CHANNELS_HTTP_FAST_PATH"
 IDLE_THREADS = 32  # request threads kept for reuse; more are started when requests need them
 VERDICT = "_channels_buildpack_http_plan"  # where a handler's verdict is kept (its instance dict)
 INSTALLED = "_channels_buildpack_fast_path"  # marks our ASGIHandler.handle
@@ -44,7 +42,7 @@ Handle = Callable[[Any, Any, Any, Any], Awaitable[None]]
 def enabled(environ: Mapping[str, str]) -> bool:
     """``CHANNELS_HTTP_FAST_PATH`` (default on); LaunchError, one line, for a bad value."""
     try:
-        return flag(environ, VARIABLE) is not False
+        return envvars.http_fast_path(environ)
     except ConfigError as exc:
         raise LaunchError(exc.template, **exc.data) from None
 

@@ -18,21 +18,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
-
-HOPS_VARIABLE = "CHANNELS_PROXY_HOPS"
-DEFAULT_HOPS = 1
-
-
-def configured_hops(environ: Mapping[str, str]) -> int | None:
-    """``CHANNELS_PROXY_HOPS`` (default 1; below 0 counts as 0); ``None`` when it is set to
-    something that is not a whole number."""
-    raw = environ.get(HOPS_VARIABLE, "").strip()
-    try:
-        return max(int(raw), 0) if raw else DEFAULT_HOPS
-    except ValueError:
-        return None
 
 
 def trusted_entry(values: Iterable[str], hops: int) -> str | None:

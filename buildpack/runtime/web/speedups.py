@@ -10,10 +10,11 @@ and -12 %).
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from buildpack import envvars
 
 # autobahn modules that format log arguments on every frame (``hltype``/``hlval``, which
 # call ``click.style()`` whenever click is importable: uvicorn and flask bring it).
@@ -42,7 +43,7 @@ def install_uvloop_reactor() -> asyncio.AbstractEventLoop | None:
 
     loop = uvloop.new_event_loop()
     loop.set_exception_handler(_without_aborted_requests)
-    threads = os.environ.get("ASGI_THREADS")
+    threads = envvars.ASGI_THREADS.raw()
     if threads is not None:
         loop.set_default_executor(ThreadPoolExecutor(max_workers=int(threads)))
     asyncioreactor.install(loop)
