@@ -6,12 +6,8 @@ from pathlib import Path
 
 from buildpack import envvars
 from buildpack.redact import credential_values
-from buildpack.runtime.ops.autoscale import (
-    mask_path,
-    masked_access_log,
-    token_matches,
-    worker_process_types,
-)
+from buildpack.runtime.ops.autoscale import mask_path, masked_access_log, token_matches
+from buildpack.runtime.ops.background_channels import worker_process_types
 from buildpack.runtime.ops.layer_state import ChannelStat, classify
 
 

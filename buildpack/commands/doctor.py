@@ -18,27 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from buildpack import messages
 from buildpack.core.analysis import analyze
+from buildpack.core.findings import Finding
 from buildpack.core.plan import Plan
 from buildpack.core.report import plan_text
 from buildpack.redact import credential_values, redact_text
 
-Level = Literal["ok", "warn", "error"]
 MARKS = {"ok": "ok  ", "warn": "WARN", "error": "FAIL"}
-
-
-@dataclass
-class Finding:
-    """One check's outcome: *text* says what was found and, unless ok, the fix."""
-
-    level: Level
-    topic: str
-    text: str
 
 
 def static_findings(plan: Plan) -> list[Finding]:
@@ -96,9 +85,11 @@ def main(args: argparse.Namespace) -> int:
     findings = static_findings(plan)
     sections = [(f"What would happen on the platform ({root})", what_would_happen(plan))]
     if not args.static and plan.kind != "none" and not plan.errors:
+        # late import: --static never loads the app's stack (Django, redis-py)
         from buildpack.runtime.ops.diagnose import live_checks
 
-        live = live_checks(plan, root, args.host)
+        release = "release" in plan.procfile.processes
+        live = live_checks(root / plan.project_dir, plan.app_path, release, args.host)
         sections.append((live.title, live.lines))
         findings += live.findings
     text = render(sections, findings)

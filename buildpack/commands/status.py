@@ -20,11 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from buildpack import envvars, messages
+from buildpack.commands.status_text import remote, render
 from buildpack.messages import ConfigError, LaunchError, StatusError
-from buildpack.redact import credential_values, redact_text, redact_url
+from buildpack.redact import credential_values, redact_text
+from buildpack.runtime.config import active_layer, loading
+from buildpack.runtime.config.layer_config import decide
 from buildpack.runtime.layers import MEMORY_BACKENDS, RABBITMQ_BACKEND
 from buildpack.runtime.ops import layer_state
-from buildpack.runtime.ops.layer_state import LayerState
+from buildpack.runtime.ops.layer_state import (
+    LayerState,
+    close_clients,
+    host_address,
+    open_clients,
+    queue_layer,
+)
 
 
 def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
@@ -33,69 +42,28 @@ def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:
     Loads the app's settings like a launcher does; without a project here (no manage.py, no
     ``DJANGO_SETTINGS_MODULE``), the settings layer decides from the environment alone.
     """
-    from buildpack.runtime.config.layer_config import decide
-    from buildpack.runtime.launchers import bootstrap
-
     os.environ.setdefault(envvars.QUIET.name, "1")
     try:
-        bootstrap.prepare(chdir, None)
+        loading.prepare(chdir, None)
     except LaunchError:
         try:
             decision = decide(os.environ, None)
         except ConfigError as exc:
             raise StatusError(exc.template, **exc.data) from None
         return (decision.config or {}).get("default", {}), None
-    settings = bootstrap.load_settings()
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    return dict(layers.get("default") or {}), envvars.SETTINGS_MODULE.raw()
+    settings = loading.load_settings()
+    return dict(active_layer.default_layer(settings)), envvars.SETTINGS_MODULE.raw()
 
 
 def static_channels(root: Path) -> list[str]:
     """Background channels the project routes, read statically (empty when unreadable)."""
     try:
+        # late import: the build's analysis (packaging, tomli) only when a project is here
         from buildpack.core.analysis import analyze
 
         return analyze(root).background_channels
     except Exception:  # a hint only: the keys and heartbeats name the active channels
         return []
-
-
-def queue_layer(config: dict[str, Any]) -> Any:
-    """A channels_redis core layer with the app's hosts and options (it never connects)."""
-    from buildpack.runtime.layers.redis import RedisChannelLayer
-
-    options = dict(config.get("CONFIG") or {})
-    keep = ("hosts", "prefix", "capacity", "expiry", "group_expiry", "channel_capacity")
-    return RedisChannelLayer(**{k: v for k, v in options.items() if k in keep})
-
-
-def host_address(host: dict[str, Any]) -> str:
-    """A shard's address for display (password masked)."""
-    if "address" in host:
-        return redact_url(str(host["address"]))
-    if "sentinels" in host:
-        return f"sentinel {host.get('master_name', '?')}"
-    return f"{host.get('host', 'localhost')}:{host.get('port', 6379)}"
-
-
-def open_clients(layer: Any) -> list[Any]:
-    """One single-connection client per shard (closed by :func:`close_clients`)."""
-    from redis.asyncio import Redis
-
-    from buildpack.runtime.layers.redis import blocking_pool
-
-    clients = []
-    for host in layer.hosts:
-        if "sentinels" in host:
-            raise StatusError(messages.STATUS_SENTINEL)
-        clients.append(Redis(connection_pool=blocking_pool(host, size=1)))
-    return clients
-
-
-async def close_clients(clients: list[Any]) -> None:
-    """Close every client and its pool."""
-    for client in clients:
-        await client.aclose(close_connection_pool=True)
 
 
 async def read_state(
@@ -187,8 +155,6 @@ def _print(text: str) -> None:
 async def _watch(
     clients: list[Any], layer: Any, backend: str, hints: list[str], args: argparse.Namespace
 ) -> int:
-    from buildpack.commands.status_text import render
-
     code = 0
     while True:
         state = await read_state(clients, layer, backend, hints, args.top)
@@ -212,8 +178,6 @@ def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code (1 when a shard is unreachable)."""
     try:
         if args.url:
-            from buildpack.commands.status_text import remote
-
             return remote(args.url, args.json, args.watch)
         config, module = layer_settings(args.chdir)
         source = f"settings {module}" if module else "the environment (no Django project here)"

@@ -64,6 +64,7 @@ def detected(build_dir: Path) -> str:
 
 def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     """The static analysis step, logged; fails the build on errors the app would crash on."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core.analysis import analyze
     from buildpack.core.report import plan_text
 
@@ -133,6 +134,7 @@ def install_server_packages(
 
 def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
     """The generated Channels ASGI module, when the plan needs one."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     if plan.asgi and plan.asgi.generated:
@@ -145,6 +147,7 @@ def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
 
 def write_procfile(plan: Plan, build_dir: Path) -> None:
     """The Procfile when the user has none (theirs is kept byte for byte, and linted)."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate, procfile
 
     if plan.procfile.source == "user":

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from buildpack import __version__, log, messages
-from buildpack.core import build, safefs
+from buildpack.core import build, procfile, safefs
 from buildpack.core.envdir import read_env_dir
 from buildpack.core.install.classic import find_app_python, install_runtime
 from buildpack.core.install.runner import AppPython, install, python_version
@@ -41,8 +41,6 @@ def _state(build_dir: Path) -> dict[str, object]:
 
 def release_yaml(build_dir: Path) -> str:
     """The YAML document ``bin/release`` prints."""
-    from buildpack.core import procfile
-
     try:
         text = safefs.read_text(build_dir / "Procfile", procfile.MAX_PROCFILE_BYTES)
     except OSError:  # missing, or refused (compile explained why)
@@ -105,6 +103,7 @@ def _app_python(build_dir: Path) -> AppPython:
 
 
 def _write_profile(build_dir: Path) -> None:
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     build.write_file(build_dir, generate.PROFILE_SCRIPT, generate.profile_script())

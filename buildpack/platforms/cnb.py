@@ -100,6 +100,7 @@ def process_entries(
     ``bash -c 'exec gunicorn ...'``: the shell expands ``$PORT`` and is replaced by gunicorn.
     ``release`` is only offered where the classic build would write it: no Procfile at all.
     """
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     commands = generate.process_commands(plan)

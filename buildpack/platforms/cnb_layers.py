@@ -198,7 +198,8 @@ class RuntimeLayer:
         env.mkdir()
         (env / "PYTHONPATH.prepend").write_text(str(self.site), encoding="utf-8")
         (env / "PYTHONPATH.delim").write_text(":", encoding="utf-8")
-        from buildpack.core import generate  # needs packaging: importable only from here on
+        # late import: needs packaging, which this build installs first
+        from buildpack.core import generate
 
         for name, value in generate.runtime_defaults().items():
             (env / f"{name}.default").write_text(value, encoding="utf-8")

@@ -35,7 +35,9 @@ class _ConfiguringLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._inner.exec_module(module)
-        from buildpack.settings import configure
+        # late import: this module loads at every interpreter start (the .pth hook); the
+        # settings layer only when the settings module does
+        from buildpack.runtime.config.settings import configure
 
         configure(vars(module))
 

@@ -13,8 +13,17 @@ from django.conf import settings
 from django.core import checks
 
 from buildpack import envvars, messages
+from buildpack.core.procfile import parse
 from buildpack.core.rules import daphne_after_staticfiles
-from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.config import active_layer
+from buildpack.runtime.config.layer_config import REDIS_BACKENDS
+from buildpack.runtime.layers import MEMORY_BACKENDS, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
+from buildpack.runtime.layers.formation import (
+    MINI_PLAN_CLIENTS,
+    over_limit_message,
+    search_places,
+    visible_formation,
+)
 
 W001 = "channels_buildpack.W001"
 W002 = "channels_buildpack.W002"
@@ -26,18 +35,10 @@ W007 = "channels_buildpack.W007"
 _LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
 
 
-def _default_layer() -> dict[str, Any]:
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    default = layers.get("default") if isinstance(layers, dict) else None
-    return default if isinstance(default, dict) else {}
-
-
 def _procfile_processes() -> dict[str, str]:
     for base in (Path.cwd(), Path(str(getattr(settings, "BASE_DIR", "")) or ".")):
         path = base / "Procfile"
         if path.is_file():
-            from buildpack.core.procfile import parse
-
             return parse(path.read_text(encoding="utf-8", errors="replace"))
     return {}
 
@@ -64,7 +65,7 @@ def _several_processes() -> str | None:
 
 def check_memory_layer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W001: an in-memory layer cannot carry groups between processes."""
-    backend = _default_layer().get("BACKEND")
+    backend = active_layer.backend(settings)
     reason = _several_processes() if backend in MEMORY_BACKENDS else None
     if not reason:
         return []
@@ -77,17 +78,12 @@ def check_memory_layer(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     ]
 
 
-def _hosts() -> list[Any]:
-    hosts = _default_layer().get("CONFIG", {}).get("hosts") or []
-    return list(hosts) if isinstance(hosts, (list, tuple)) else []
-
-
 def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W002: Heroku's rediss:// uses a self-signed certificate."""
     if not envvars.on_dyno() or envvars.tls_verify(strict=False) is True:
         return []  # an explicit "verify" means the user brought a trusted certificate
     found = []
-    for host in _hosts():
+    for host in active_layer.hosts(settings):
         address = host.get("address") if isinstance(host, dict) else host
         tls = isinstance(address, str) and address.startswith("rediss://")
         if tls and not (isinstance(host, dict) and "ssl_cert_reqs" in host):
@@ -198,8 +194,6 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
 def _client_limit() -> tuple[int | None, str]:
     """The Redis plan's client limit from config vars: CHANNELS_REDIS_MAXCLIENTS, else the
     mini plan's 20 on a dyno with REDIS_URL (what bin/release provisions)."""
-    from buildpack.runtime.layers.formation import MINI_PLAN_CLIENTS
-
     limit = envvars.redis_maxclients()
     if limit is not None:
         return limit, ""
@@ -212,15 +206,7 @@ def _client_limit() -> tuple[int | None, str]:
 
 def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W007: the formation in view needs more Redis clients than the plan allows."""
-    from buildpack.runtime.config.layer_config import REDIS_BACKENDS
-    from buildpack.runtime.layers import PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
-    from buildpack.runtime.layers.formation import (
-        over_limit_message,
-        search_places,
-        visible_formation,
-    )
-
-    backend = _default_layer().get("BACKEND")
+    backend = active_layer.backend(settings)
     limit, assumed = _client_limit()
     if backend not in REDIS_BACKENDS or limit is None:
         return []

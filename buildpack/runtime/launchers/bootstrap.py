@@ -1,4 +1,6 @@
-"""Start-up shared by the web and worker launchers.
+"""Start-up shared by the web and worker launchers, after the settings are loaded
+(:mod:`buildpack.runtime.config.loading`): the user's ASGI application, then one look at
+each Redis host of the channel layer.
 
 Order matters for speed and correctness: working directory and settings module first
 (cheap, static), Django settings next (the settings layer hooks in here), the user's ASGI
@@ -7,81 +9,27 @@ application last.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from buildpack import envvars, log, messages
-from buildpack.core.pysource import ModuleIndex, SourceError, setdefault_settings_module
+from buildpack import log, messages
 from buildpack.messages import LaunchError
 from buildpack.redact import redact_url
-from buildpack.runtime.config import autoload
-from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.config import loading
+from buildpack.runtime.layers.limits import fit_to_server
 from buildpack.runtime.layers.resilience import is_certificate_error
-
-
-def prepare(chdir: str | None, app_path: str | None) -> Path:
-    """Enter the project directory, fix ``sys.path``, choose the settings module, hook the layer."""
-    if chdir:
-        try:
-            os.chdir(chdir)
-        except OSError as exc:
-            raise LaunchError(messages.CHDIR_MISSING, path=chdir, cwd=str(Path.cwd())) from exc
-    cwd = Path.cwd()
-    if str(cwd) not in sys.path:
-        sys.path.insert(0, str(cwd))
-    os.environ.setdefault(envvars.SETTINGS.name, "on")
-    os.environ.setdefault(envvars.SERVER.name, "asgi")
-    if not envvars.SETTINGS_MODULE.raw():
-        module = static_settings_module(app_path, cwd)
-        if module is None:
-            app = app_path or "the ASGI module"
-            raise LaunchError(messages.SETTINGS_UNKNOWN_AT_RUNTIME, app=app)
-        os.environ[envvars.SETTINGS_MODULE.name] = module
-    if envvars.settings_enabled():
-        autoload.install()
-    return cwd
-
-
-def static_settings_module(app_path: str | None, cwd: Path) -> str | None:
-    """The settings module the ASGI module or manage.py would set (read, not imported)."""
-    index = ModuleIndex([cwd], cwd)
-    candidates = []
-    if app_path:
-        module = index.find(app_path.partition(":")[0])
-        if module:
-            candidates.append(module.path)
-    candidates.append(cwd / "manage.py")
-    for path in candidates:
-        if path.is_file():
-            try:
-                from buildpack.core.pysource import parse_file
-
-                found = setdefault_settings_module(parse_file(path, path.name))
-            except SourceError:
-                continue
-            if found:
-                return found
-    return None
-
-
-def load_settings() -> Any:
-    """Import the Django settings (the settings layer runs now) and return them."""
-    from django.conf import settings
-
-    settings.INSTALLED_APPS  # noqa: B018 - forces the settings module import
-    return settings
 
 
 def app_path_or_setting(app_path: str | None, command: str) -> str:
     """``module:attr`` from the argument, else from ``settings.ASGI_APPLICATION``."""
     if app_path:
         return app_path if ":" in app_path else f"{app_path}:application"
-    target = getattr(load_settings(), "ASGI_APPLICATION", None)
+    target = getattr(loading.load_settings(), "ASGI_APPLICATION", None)
     if not target:
         raise LaunchError(messages.APP_PATH_UNKNOWN, command=command)
     module, _, attr = str(target).rpartition(".")
@@ -118,19 +66,6 @@ def _import(module_name: str) -> Any:
         return importlib.import_module(module_name)
 
 
-def layer_backend(settings: Any, alias: str = "default") -> str | None:
-    """The configured BACKEND of a channel layer alias."""
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    config = layers.get(alias) if isinstance(layers, dict) else None
-    return config.get("BACKEND") if isinstance(config, dict) else None
-
-
-def single_process(settings: Any) -> bool:
-    """True when the layer is in-memory (or absent): everything must run in one process."""
-    backend = layer_backend(settings)
-    return backend is None or backend in MEMORY_BACKENDS
-
-
 def _layer_addresses(layer: Any) -> list[str]:
     return [
         redact_url(str(h.get("address", f"{h.get('host')}:{h.get('port', 6379)}")))
@@ -158,11 +93,6 @@ async def probe_layer(
 
 
 async def _fit_to_server(layer: Any, timeout: float, processes: int, worker: bool) -> None:
-    import asyncio
-    import contextlib
-
-    from buildpack.runtime.layers.limits import fit_to_server
-
     pubsub = hasattr(layer, "_queue")
     fit = fit_to_server(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
     with contextlib.suppress(Exception):  # a start-up hint must never stop the start
@@ -177,8 +107,6 @@ async def _probe_hosts(layer: Any, timeout: float) -> None:
     elif hasattr(layer, "group_send"):
         shown = ", ".join(addresses) or "the channel layer"
         attempts = [(shown, partial(layer.group_send, "cbp-probe", {"type": "probe"}))]
-    import asyncio
-
     for address, call in attempts:
         try:
             await asyncio.wait_for(call(), timeout)

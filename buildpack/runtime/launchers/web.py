@@ -26,9 +26,16 @@ from typing import Any
 
 from buildpack import envvars, log, messages
 from buildpack.messages import LaunchError
+from buildpack.runtime.config import active_layer, loading
 from buildpack.runtime.launchers import bootstrap
 from buildpack.runtime.web import engines, fastpath, oldconns, sockets
-from buildpack.runtime.web.supervisor import CANNOT_START, SCALED, SINGLE
+from buildpack.runtime.web.supervisor import (
+    CANNOT_START,
+    SCALED,
+    SINGLE,
+    Supervisor,
+    child_environment,
+)
 
 COMPONENT = "web"
 
@@ -36,21 +43,6 @@ COMPONENT = "web"
 def _number(variable: envvars.Variable[int]) -> int:
     """A whole-number variable; a bad value is one warning line and the default."""
     return envvars.whole_number(variable, warn=lambda text: log.runtime_warning(COMPONENT, text))
-
-
-def describe_layer(settings: Any) -> str:
-    """``Backend (redacted hosts)`` from settings, without connecting."""
-    from buildpack.redact import redact_url
-
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    default = layers.get("default") or {}
-    backend = str(default.get("BACKEND", "none"))
-    hosts = (default.get("CONFIG") or {}).get("hosts") or []
-    shown = []
-    for host in hosts:
-        address = host.get("address", host.get("host")) if isinstance(host, dict) else host
-        shown.append(redact_url(str(address)) if "://" in str(address) else str(address))
-    return f"{backend} ({', '.join(shown)})" if shown else backend
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        bootstrap.prepare(args.chdir, args.app)
+        loading.prepare(args.chdir, args.app)
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
@@ -94,14 +86,13 @@ def _start_line(
     fast = fastpath.describe(fastpath.enabled(os.environ))
     return (
         f"{engine.describe()} on {where} | processes {processes} | "
-        f"layer {describe_layer(settings)} | mode {mode} | {fast} | pid {os.getpid()}"
+        f"layer {active_layer.describe(settings)} | mode {mode} | {fast} | pid {os.getpid()}"
     )
 
 
 def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) -> int:
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
-    from buildpack.runtime.web.supervisor import Supervisor, child_environment
 
     cwd = str(Path.cwd())
 
@@ -148,12 +139,12 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
             os.environ, lambda text: log.runtime_warning(COMPONENT, text)
         )
         if child:
-            bootstrap.prepare(args.chdir, args.app)
-        settings = bootstrap.load_settings()
+            loading.prepare(args.chdir, args.app)
+        settings = loading.load_settings()
         oldconns.install()  # before the app can open a database connection
         if fastpath.enabled(os.environ):
             fastpath.install()
-        single = bootstrap.single_process(settings)
+        single = active_layer.single_process(settings)
         if args.report_fd is not None:
             _report_mode(args, engine, settings, single)
         application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
@@ -162,6 +153,7 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         return 1  # may be passing (the app's import): the supervisor retries
     from channels.layers import get_channel_layer
 
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
     from buildpack.runtime.ops import autoscale, heartbeat
     from buildpack.runtime.web.rejections import RejectionLogger
 
@@ -203,7 +195,9 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
 
 
 def _background(application: Any, layer: Any) -> Any:
-    from buildpack.runtime.launchers.background import ChannelWorker, discover_channels
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
+    from buildpack.runtime.launchers.background import ChannelWorker
+    from buildpack.runtime.ops.background_channels import discover_channels
 
     channels = discover_channels(application)
     return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
@@ -243,6 +237,7 @@ def _after_start(
     """Start-up work in the loop, in order: the Redis probe, which fits this process's client
     budget to the server (2 on a 20-client plan), then the heartbeat, whose commands would
     otherwise open a connection before that budget is known."""
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
     from buildpack.runtime.ops import heartbeat
 
     async def probe_then_beat() -> None:

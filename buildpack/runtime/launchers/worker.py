@@ -16,11 +16,12 @@ from typing import Any
 
 from buildpack import envvars, log, messages
 from buildpack.messages import LaunchError
+from buildpack.runtime.config import active_layer, loading
 from buildpack.runtime.launchers import bootstrap
-from buildpack.runtime.launchers.background import ChannelWorker, discover_channels, select_channels
-from buildpack.runtime.launchers.web import describe_layer
+from buildpack.runtime.launchers.background import ChannelWorker
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
 from buildpack.runtime.ops import heartbeat
+from buildpack.runtime.ops.background_channels import discover_channels, select_channels
 
 COMPONENT = "worker"
 
@@ -32,8 +33,8 @@ def _concurrency(value: int | None) -> int:
 def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code."""
     try:
-        bootstrap.prepare(args.chdir, args.app)
-        settings = bootstrap.load_settings()
+        loading.prepare(args.chdir, args.app)
+        settings = loading.load_settings()
         app_path = bootstrap.app_path_or_setting(args.app, "worker")
         application = bootstrap.import_application(app_path)
     except LaunchError as exc:
@@ -66,7 +67,7 @@ async def _run(
     args: argparse.Namespace,
 ) -> int:
     stop = asyncio.ensure_future(_wait_for_signal())
-    if bootstrap.single_process(settings):
+    if active_layer.single_process(settings):
         log.runtime(
             COMPONENT, messages.WORKER_IDLE_NO_REDIS.format(channels=", ".join(available) or "none")
         )
@@ -87,7 +88,7 @@ async def _run(
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
-    if bootstrap.layer_backend(settings) == STOCK_PUBSUB_BACKEND:
+    if active_layer.backend(settings) == STOCK_PUBSUB_BACKEND:
         log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
     worker = ChannelWorker(application, channels, layer, concurrency=concurrency)
     worker.start()
@@ -97,7 +98,7 @@ async def _run(
     log.runtime(
         COMPONENT,
         f"serving {', '.join(channels)} ({worker.concurrency} consumer(s) per channel) | "
-        f"layer {describe_layer(settings)} | pid {os.getpid()}",
+        f"layer {active_layer.describe(settings)} | pid {os.getpid()}",
     )
     reason = await stop
     if beat is not None:

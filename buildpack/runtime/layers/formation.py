@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack import envvars
+from buildpack import envvars, messages
+from buildpack.core.procfile import parse
 
 # Redis clients a process holds at rest, per Redis host: its blocking reader and one
 # command connection; a pub/sub worker also holds its pub/sub subscription.
@@ -90,8 +91,6 @@ def app_json_quantities(places: list[Path]) -> dict[str, int]:
 
 def procfile_processes(places: list[Path]) -> dict[str, str]:
     """The Procfile's process types (empty if none is found)."""
-    from buildpack.core.procfile import parse
-
     path = _find("Procfile", places)
     return parse(path.read_text(encoding="utf-8", errors="replace")) if path else {}
 
@@ -167,8 +166,6 @@ def over_limit_message(
     assumed: str = "",
 ) -> str | None:
     """The one-line warning for :func:`verdict` (None when the formation fits)."""
-    from buildpack import messages
-
     found = verdict(formation, limit, now)
     if found is None:
         return None

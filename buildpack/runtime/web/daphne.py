@@ -35,7 +35,8 @@ from twisted.internet import reactor, tcp  # noqa: E402
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint  # noqa: E402
 
 from buildpack import log, messages  # noqa: E402
-from buildpack.runtime.web import engines, forwarded  # noqa: E402
+from buildpack.runtime.ops.autoscale import masked_access_log  # noqa: E402
+from buildpack.runtime.web import engines, forwarded, sockets  # noqa: E402
 from buildpack.runtime.web.engines import (  # noqa: E402
     ACCEPT_PAUSE,
     POLL_SECONDS,
@@ -232,8 +233,6 @@ def serve(setup: ServerSetup) -> int:
     """Serve *setup* with Daphne until stopped; the exit code."""
     from daphne.access import AccessLogGenerator
 
-    from buildpack.runtime.ops.autoscale import masked_access_log
-
     forwarded.install(setup.hops)
     srv = GracefulServer(
         setup.application,
@@ -257,9 +256,7 @@ def serve(setup: ServerSetup) -> int:
 
 
 def _family(fileno: int) -> int:
-    from buildpack.runtime.web.sockets import family_fd
-
-    return family_fd(fileno)
+    return sockets.family_fd(fileno)
 
 
 def _install_signals(srv: GracefulServer) -> None:

@@ -35,6 +35,7 @@ from uvicorn.config import WS_PROTOCOLS
 
 from buildpack import log, messages
 from buildpack.messages import LaunchError
+from buildpack.runtime.ops.autoscale import masked_access_record
 from buildpack.runtime.web import engines
 from buildpack.runtime.web.engines import ACCEPT_PAUSE, POLL_SECONDS, ServerSetup
 from buildpack.runtime.web.forwarded import ClientAddressMiddleware
@@ -106,8 +107,6 @@ def configure_logging() -> None:
     """Access lines (one per request, WebSocket handshakes included) on stdout; uvicorn's
     warnings and errors on stderr."""
     from uvicorn.logging import AccessFormatter, DefaultFormatter
-
-    from buildpack.runtime.ops.autoscale import masked_access_record
 
     access = logging.getLogger("uvicorn.access")
     handler = logging.StreamHandler(sys.stdout)
