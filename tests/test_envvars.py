@@ -62,7 +62,8 @@ def _reads_outside_the_registry() -> list[str]:
 
 
 def test_no_declared_or_channels_variable_is_read_by_its_name_elsewhere() -> None:
-    assert _reads_outside_the_registry() == []
+    found = _reads_outside_the_registry()
+    assert not found, "read by name, not through buildpack.envvars:\n" + "\n".join(found)
 
 
 def test_the_rule_sees_every_form_of_a_read_by_name() -> None:

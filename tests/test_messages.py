@@ -40,7 +40,7 @@ def test_no_fix_text_outside_messages() -> None:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
         if "Fix:" in line
     ]
-    assert found == []
+    assert not found, "Fix: texts outside buildpack/messages/:\n" + "\n".join(found)
 
 
 def test_only_the_shell_shims_print_a_fix_of_their_own() -> None:
@@ -92,7 +92,7 @@ def test_errors_and_warnings_take_their_text_from_messages() -> None:
         if path.suffix == ".py" and _outside_messages(path)
         for place in _user_texts_written_in_place(path)
     ]
-    assert found == []
+    assert not found, "texts written in place, not in messages:\n" + "\n".join(found)
 
 
 def test_the_rule_sees_each_form_of_a_text_written_in_place(tmp_path: Path) -> None:
