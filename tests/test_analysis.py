@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,19 @@ from buildpack.core.pysource import (
 )
 from buildpack.core.report import plan_rows, plan_text
 from buildpack.core.settings_reader import SettingsNotFound, read_namespace, read_settings
+from tests.support.apps import copy_fixture, fixture_meta, fixture_names
+from tests.support.paths import FIXTURES
+from tests.support.projects import (
+    CHANNELS_ASGI,
+    CHAT_ROUTING,
+    STOCK_ASGI,
+    index_of,
+    manage_py,
+    settings_of,
+    write,
+)
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-FIXTURE_META: dict[str, dict[str, Any]] = {
-    path.parent.name: json.loads(path.read_text(encoding="utf-8"))
-    for path in sorted(FIXTURES.glob("*/fixture.json"))
-}
+FIXTURE_META: dict[str, dict[str, Any]] = {name: fixture_meta(name) for name in fixture_names()}
 PLANNED = {
     name: meta["expected_plan"] for name, meta in FIXTURE_META.items() if "expected_plan" in meta
 }
@@ -53,81 +59,6 @@ REDIS = "channels_redis.core.RedisChannelLayer"
 MEMORY = "channels.layers.InMemoryChannelLayer"
 SQLITE = "django.db.backends.sqlite3"
 POSTGRES = "django.db.backends.postgresql"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
-
-
-def settings_of(root: Path, files: dict[str, str], module: str = "proj.settings") -> SettingsInfo:
-    write(root, files)
-    return read_settings(ModuleIndex([root], root), module, "manage.py")
-
-
-def index_of(root: Path, files: dict[str, str]) -> ModuleIndex:
-    write(root, files)
-    return ModuleIndex([root], root)
-
-
-def manage_py(settings: str = "proj.settings") -> str:
-    return f"""
-        import os
-        import sys
-
-        def main():
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{settings}")
-            from django.core.management import execute_from_command_line
-            execute_from_command_line(sys.argv)
-
-        if __name__ == "__main__":
-            main()
-    """
-
-
-STOCK_ASGI = """
-    import os
-
-    from django.core.asgi import get_asgi_application
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
-
-    application = get_asgi_application()
-"""
-
-CHANNELS_ASGI = """
-    import os
-
-    from channels.auth import AuthMiddlewareStack
-    from channels.routing import ProtocolTypeRouter, URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
-    from django.core.asgi import get_asgi_application
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
-    django_asgi_app = get_asgi_application()
-
-    from chat.routing import websocket_urlpatterns
-
-    application = ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-            ),
-        }
-    )
-"""
-
-CHAT_ROUTING = """
-    from django.urls import path
-
-    from chat.consumers import ChatConsumer
-
-    websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi())]
-"""
 
 
 # =============================================================================================
@@ -1045,14 +976,8 @@ def test_pipfile_subdir_paths_are_relative_to_the_app_root() -> None:
     assert plan.asgi is not None and plan.asgi.path == "backend/core/asgi.py"
 
 
-def _copy_fixture(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target)
-    return target
-
-
 def test_settings_module_config_var_overrides_manage_py(tmp_path: Path) -> None:
-    app = _copy_fixture("tutorial", tmp_path)
+    app = copy_fixture("tutorial", tmp_path)
     (app / "mysite" / "settings_prod.py").write_text(
         'from .settings import *  # noqa\nINSTALLED_APPS = ["channels", "chat"]\n', encoding="utf-8"
     )
@@ -1066,7 +991,7 @@ def test_settings_module_config_var_overrides_manage_py(tmp_path: Path) -> None:
 
 
 def test_settings_mismatch_between_manage_py_and_asgi_warns(tmp_path: Path) -> None:
-    app = _copy_fixture("tutorial", tmp_path)
+    app = copy_fixture("tutorial", tmp_path)
     (app / "mysite" / "settings_dev.py").write_text("from .settings import *  # noqa\n")
     manage = app / "manage.py"
     manage.write_text(manage.read_text().replace('"mysite.settings"', '"mysite.settings_dev"'))

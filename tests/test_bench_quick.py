@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.redis]
-REPO = Path(__file__).resolve().parents[1]
 FAMILIES = ("boot", "http", "http_sync", "exactly_once", "redis_budget")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, LOCAL_HOSTS, fixture_meta, fixture_names
+from tests.support.apps import LOCAL_HOSTS, fixture_meta, fixture_names
+from tests.support.paths import FIXTURES
 from tests.support.platform import Build, Platform, uv_binary
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup

@@ -12,9 +12,10 @@ from buildpack import messages
 from buildpack.core import channels1
 from buildpack.core.analysis import analyze
 from buildpack.core.pysource import ModuleIndex
+from tests.support.paths import FIXTURES
 from tests.support.sample_app import ASGI, SETTINGS, app
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "channels1"
+FIXTURE = FIXTURES / "channels1"
 DOCS = "https://channels.readthedocs.io/en/2.x/one-to-two.html"
 CHANNELS1_ASGI = (
     "from channels.asgi import get_channel_layer\nchannel_layer = get_channel_layer()\n"

@@ -22,10 +22,11 @@ import pytest
 
 from buildpack import __version__
 from buildpack.core.generate import runtime_defaults
-from tests.conftest import FIXTURES, fixture_meta, fixture_names
+from tests.support.apps import fixture_meta, fixture_names
 from tests.support.cnb import check_process_entry, layer_types, tree_digest
 from tests.support.cnb_platform import CnbBuild, CnbPlatform, path_with_only
 from tests.support.deployment import Deployment, wait_until
+from tests.support.paths import FIXTURES
 from tests.support.platform import REPO
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup

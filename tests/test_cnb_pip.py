@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, fixture_meta
+from tests.support.apps import fixture_meta
 from tests.support.cnb_platform import (
     CnbPlatform,
     PythonStandIn,
     path_with_only,
     python_without_pip_wheel,
 )
+from tests.support.paths import FIXTURES
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ProcessGroup
 from tests.support.ws import assert_fixture_sockets, http_get

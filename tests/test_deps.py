@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,7 @@ from buildpack.core.deps import (
     Requirement,
     read_dependencies,
 )
-from tests.support.sample_app import write as write_files
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    """:func:`tests.support.sample_app.write` with the texts dedented."""
-    dedented = {
-        name: content if isinstance(content, bytes) else textwrap.dedent(content).lstrip("\n")
-        for name, content in files.items()
-    }
-    write_files(root, dedented)
-    return root
-
-
-def read(root: Path, files: dict[str, str | bytes]) -> Dependencies:
-    return read_dependencies(write(root, files))
-
+from tests.support.projects import dependencies_of as read
 
 # ---- requirements.txt ---------------------------------------------------------------------
 

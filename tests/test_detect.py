@@ -19,9 +19,8 @@ import pytest
 
 from buildpack.core import detect as detect_module
 from buildpack.core.detect import CHANNELS, DJANGO, NOT_DETECTED_EXIT, detect, find_manage_py
+from tests.support.paths import FIXTURES, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BIN_DETECT = REPO / "bin" / "detect"
 FALLBACK = REPO / "bin" / "support" / "detect-fallback"
 # The build image's python3 is a real binary; a pyenv shim on PATH would dominate the timing.

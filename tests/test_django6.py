@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, engine_vars, fixture_meta
+from tests.support.apps import engine_vars, fixture_meta
 from tests.support.cnb_platform import CnbPlatform
 from tests.support.deployment import Deployment
+from tests.support.paths import FIXTURES
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
 from tests.support.redis import RedisServer

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.support import runtime_app
+from tests.support.apps import LOCAL_HOSTS
 from tests.support.deployment import Deployment, send_jobs_sync, wait_until
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
@@ -23,14 +24,6 @@ from tests.support.ws import close_code, ws_connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 LOWEST_REDIS_PY = "redis==5.0.8"
-
-
-def _counts(redis: RedisServer) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in redis.client().hgetall("rt:count").items()}
-
-
-def _who(redis: RedisServer) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in redis.client().hgetall("rt:who:count").items()}
 
 
 @pytest.mark.parametrize(("layer", "rounds"), [("core", 3), ("pubsub", 1)])
@@ -54,12 +47,12 @@ def test_thousand_messages_from_two_web_dynos_are_each_processed_once_by_four_wo
         redis_server.client().delete("rt:count", "rt:who:count", "rt:started", "rt:who:started")
         assert web1.get(f"/enqueue/?count=500&prefix=r{round_number}a")[0] == 200
         assert web2.get(f"/enqueue/?count=500&prefix=r{round_number}b")[0] == 200
-        wait_until(lambda: len(_counts(redis_server)) == 1000, 90, "1000 distinct jobs")
+        wait_until(lambda: len(runtime_app.counts(redis_server)) == 1000, 90, "1000 distinct jobs")
         time.sleep(0.5)  # a duplicate would show up as a count of 2 after the last one
-        counts = _counts(redis_server)
+        counts = runtime_app.counts(redis_server)
         duplicates = {k: v for k, v in counts.items() if v != 1}
         assert len(counts) == 1000 and not duplicates, (round_number, duplicates)
-        handlers = {who.split(":")[0] for who in _who(redis_server).values()}
+        handlers = {who.split(":")[0] for who in runtime_app.handlers(redis_server).values()}
         assert handlers == {"worker.1", "worker.2", "worker.3", "worker.4"}, handlers
     for worker in workers:
         assert worker.process.is_running()
@@ -119,7 +112,9 @@ def test_idle_readers_survive(
 
     asyncio.run(scenario())
     send_jobs_sync(redis_server.url, "jobs", ["after-idle"])
-    wait_until(lambda: _counts(redis_server).get("after-idle") == 1, 30, "the job after idling")
+    wait_until(
+        lambda: runtime_app.counts(redis_server).get("after-idle") == 1, 30, "the job after idling"
+    )
     for dyno in (web, *workers):
         assert dyno.process.is_running(), dyno.process.tail()
         output = dyno.process.output()

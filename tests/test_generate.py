@@ -40,9 +40,8 @@ from buildpack.core.install.runner import AppPython
 from buildpack.core.plan import Plan
 from buildpack.core.procfile import Commands
 from buildpack.platforms.classic import REDIS_ADDON, release_yaml
+from tests.support.paths import FIXTURES, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLANNED = sorted(
     path.parent.name
     for path in FIXTURES.glob("*/fixture.json")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import engine_vars, fixture_meta
+from tests.support.apps import engine_vars, fixture_meta
 from tests.support.platform import Build, system_path
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ManagedProcess, ProcessGroup

@@ -15,11 +15,11 @@ import pytest
 
 from tests.support import corpus, corpus_tree
 from tests.support.hostile import Case, Dirs, prepare, run_case, run_steps
+from tests.support.paths import FIXTURES
 
 pytestmark = pytest.mark.e2e
 
 CASES = corpus.CASES + corpus_tree.CASES
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ from buildpack import envvars, messages
 from buildpack.messages import LaunchError
 from buildpack.runtime.ops.autoscale import METRICS_PATH
 from buildpack.runtime.web import fastpath
-from tests.conftest import FIXTURES, LOCAL_HOSTS, engine_vars
+from tests.support.apps import LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno
+from tests.support.paths import FIXTURES
 from tests.support.platform import Build, Platform
 from tests.support.ports import free_port
 from tests.support.procs import ProcessGroup

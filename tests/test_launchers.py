@@ -15,12 +15,11 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.support import runtime_app
 from tests.support.deployment import (
     ACCEPTING,
     Deployment,
@@ -35,13 +34,6 @@ from tests.support.ws import close_code, http_get, open_many, ws_connect
 
 pytestmark = [pytest.mark.e2e]
 APP = "runtime_app"
-
-
-@pytest.fixture
-def runtime_build(build_app: Callable[..., Build]) -> Build:
-    build = build_app(APP, **LOCAL_HOSTS)
-    assert build.ok, build.compile.output if build.compile else build.detect.output
-    return build
 
 
 def deployment(
@@ -73,16 +65,6 @@ async def _expect_text(conn, text: str, timeout: float = 15.0) -> dict:
     raise AssertionError(f"never got {text!r}; got {seen}")
 
 
-def _counts(redis: RedisServer, kind: str = "count") -> dict[str, int]:
-    raw = redis.client().hgetall(f"rt:{kind}")
-    return {k.decode(): int(v) for k, v in raw.items()}
-
-
-def _who(redis: RedisServer, kind: str = "count") -> dict[str, str]:
-    raw = redis.client().hgetall(f"rt:who:{kind}")
-    return {k.decode(): v.decode() for k, v in raw.items()}
-
-
 # -- multi-dyno ----------------------------------------------------------------------------
 
 
@@ -111,10 +93,12 @@ def test_multi_dyno_groups_cross_dynos_and_jobs_spread_over_workers(
     assert web1.get("/enqueue/?count=50&prefix=a")[0] == 200
     assert web2.get("/enqueue/?count=50&prefix=b")[0] == 200
     counts = wait_until(
-        lambda: len(_counts(redis_server)) == 100 and _counts(redis_server), 60, "100 jobs"
+        lambda: len(runtime_app.counts(redis_server)) == 100 and runtime_app.counts(redis_server),
+        60,
+        "100 jobs",
     )
     assert set(counts.values()) == {1}
-    who = _who(redis_server)
+    who = runtime_app.handlers(redis_server)
     assert all(w.startswith("worker.") for w in who.values()), who
     assert len({w.split(":")[0] for w in who.values()}) > 1
     for dyno in [web1, web2, *workers]:
@@ -225,12 +209,16 @@ def test_graceful_worker_finishes_the_job_in_flight_and_takes_no_more(
     deploy = deployment(platform, procs, runtime_build, redis_server)
     worker = deploy.worker("worker.1")
     send_jobs_sync(redis_server.url, "jobs", ["slow-0", "slow-1", "slow-2"], seconds=3)
-    wait_until(lambda: "slow-0" in _counts(redis_server, "started"), 20, "the first job to start")
+    wait_until(
+        lambda: "slow-0" in runtime_app.counts(redis_server, "started"),
+        20,
+        "the first job to start",
+    )
     time.sleep(0.5)
     worker.process.signal(signal.SIGTERM)
     assert worker.process.wait(30) == 0, worker.process.tail()
-    assert _counts(redis_server) == {"slow-0": 1}
-    assert set(_counts(redis_server, "started")) == {"slow-0"}
+    assert runtime_app.counts(redis_server) == {"slow-0": 1}
+    assert set(runtime_app.counts(redis_server, "started")) == {"slow-0"}
     assert redis_server.client().zcard("asgijobs") == 2  # still queued (prefix + name), not lost
     output = worker.process.output()
     assert "waiting for 1 in flight" in output
@@ -271,8 +259,8 @@ def test_web_and_worker_survive_a_redis_restart(
         status, _ = http_get(f"{web.http}/enqueue/?count=5&prefix=after")
         assert status == 200
         assert [status for status, _ in await asyncio.gather(*during)] == [200] * 10
-        wait_until(lambda: len(_counts(redis_server)) >= 15, 30, "jobs during and after")
-        assert all(count == 1 for count in _counts(redis_server).values())
+        wait_until(lambda: len(runtime_app.counts(redis_server)) >= 15, 30, "jobs during and after")
+        assert all(count == 1 for count in runtime_app.counts(redis_server).values())
         assert await close_code(old, 0.5) is None  # the old socket is still open
         await old.close()
         await conn.close()
@@ -376,12 +364,12 @@ def test_worker_channel_globs_and_concurrency(
     send_jobs_sync(redis_server.url, "thumbs", [f"t-{i}" for i in range(4)], seconds=1.5)
     send_jobs_sync(redis_server.url, "jobs", ["j-0"])
     # All four slow thumbnails run at once: all started while none has finished yet.
-    wait_until(lambda: len(_counts(redis_server, "started")) >= 5, 20, "jobs to start")
-    started = _counts(redis_server, "started")
+    wait_until(lambda: len(runtime_app.counts(redis_server, "started")) >= 5, 20, "jobs to start")
+    started = runtime_app.counts(redis_server, "started")
     assert {f"t-{i}" for i in range(4)} <= set(started)
-    assert not any(k.startswith("t-") for k in _counts(redis_server))
-    wait_until(lambda: len(_counts(redis_server)) == 5, 20, "all jobs")
-    who = _who(redis_server)
+    assert not any(k.startswith("t-") for k in runtime_app.counts(redis_server))
+    wait_until(lambda: len(runtime_app.counts(redis_server)) == 5, 20, "all jobs")
+    who = runtime_app.handlers(redis_server)
     assert all(who[f"t-{i}"].startswith("thumbnails.1:") for i in range(4))
     assert who["j-0"].startswith("worker.1:")
 

@@ -4,7 +4,6 @@ password, TLS with a self-signed certificate) and a real SQLite database."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.support.apps import copy_fixture
 from tests.support.redis import RedisServer
 
 HOST = "myapp.herokuapp.com"
-
-
-def _copy(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("fixture.json"))
-    return target
 
 
 def doctor(app: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -38,7 +31,7 @@ def doctor(app: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 
 def test_doctor_fails_on_a_host_that_would_answer_400_and_names_the_fix(tmp_path: Path) -> None:
-    app = _copy("runtime_app", tmp_path)
+    app = copy_fixture("runtime_app", tmp_path)
     result = doctor(app, "--host", HOST)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAIL  Hosts: {HOST} is not in ALLOWED_HOSTS" in result.stdout
@@ -54,7 +47,7 @@ def test_doctor_passes_with_reachable_redis_and_never_prints_the_password(
 ) -> None:
     password = "doctor-pw-7c1e9a"
     server: RedisServer = redis_factory(password=password)
-    app = _copy("runtime_app", tmp_path)
+    app = copy_fixture("runtime_app", tmp_path)
     token = "metrics-token-5d2b"
     result = doctor(
         app, REDIS_URL=server.url, DJANGO_ALLOWED_HOSTS=HOST, CHANNELS_METRICS_TOKEN=token
@@ -79,7 +72,7 @@ def test_doctor_passes_with_reachable_redis_and_never_prints_the_password(
 def test_doctor_reports_the_tls_mode_and_an_untrusted_certificate(
     tmp_path: Path, tls_redis: Any
 ) -> None:
-    app = _copy("runtime_app", tmp_path)
+    app = copy_fixture("runtime_app", tmp_path)
     dyno = doctor(app, REDIS_URL=tls_redis.url, DJANGO_ALLOWED_HOSTS=HOST)
     assert dyno.returncode == 0, dyno.stdout + dyno.stderr
     assert "reachable (TLS, certificate not verified)" in dyno.stdout
@@ -92,7 +85,7 @@ def test_doctor_reports_the_tls_mode_and_an_untrusted_certificate(
 
 
 def test_doctor_checks_static_files_and_migrations_on_a_real_database(tmp_path: Path) -> None:
-    app = _copy("pipfile_subdir", tmp_path)
+    app = copy_fixture("pipfile_subdir", tmp_path)
     host = "notes.example.com"  # in the fixture's own ALLOWED_HOSTS
     result = doctor(app, "--host", host)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -116,11 +109,11 @@ def test_doctor_checks_static_files_and_migrations_on_a_real_database(tmp_path: 
 
 
 def test_doctor_static_mode_lints_the_procfile_and_fails_broken_settings(tmp_path: Path) -> None:
-    own = doctor(_copy("own_procfile", tmp_path), "--static")
+    own = doctor(copy_fixture("own_procfile", tmp_path), "--static")
     assert own.returncode == 0, own.stdout
     assert "WARN  Procfile: Procfile 'release' chains commands" in own.stdout
     assert "Settings layer in this environment" not in own.stdout  # never loaded
-    broken = doctor(_copy("broken_settings", tmp_path), "--static")
+    broken = doctor(copy_fixture("broken_settings", tmp_path), "--static")
     assert broken.returncode == 1
     assert "FAIL  Build: Your settings cannot be read: brokenproj/settings.py line 28" in (
         broken.stdout

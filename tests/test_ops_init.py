@@ -6,7 +6,6 @@ never changed."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,24 +16,17 @@ import pytest
 from buildpack.commands.init import BUILDPACK_URL, CNB_IMAGE, merged_app_json
 from buildpack.core import procfile
 from buildpack.core.analysis import analyze
-from tests.conftest import FIXTURES, fixture_meta, fixture_names
+from tests.support.apps import copy_fixture, fixture_meta, fixture_names
+from tests.support.paths import REPO
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-SCHEMA = json.loads(
-    (Path(__file__).parent / "support" / "schemas" / "app-json.schema.json").read_text()
-)
+SCHEMA = json.loads((REPO / "tests" / "support" / "schemas" / "app-json.schema.json").read_text())
 DEPLOYABLE = [n for n in fixture_names() if fixture_meta(n).get("compile") == "ok"]
 NOT_DEPLOYABLE = [n for n in fixture_names() if fixture_meta(n).get("compile") != "ok"]
-
-
-def _copy(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns("fixture.json"))
-    return target
 
 
 def _init(app: Path) -> subprocess.CompletedProcess[str]:
@@ -55,7 +47,7 @@ def _snapshot(app: Path) -> dict[str, bytes]:
 def test_init_writes_valid_files_and_a_second_run_changes_nothing(
     name: str, tmp_path: Path
 ) -> None:
-    app = _copy(name, tmp_path)
+    app = copy_fixture(name, tmp_path)
     before = _snapshot(app)
     result = _init(app)
     assert result.returncode == 0, result.stderr
@@ -106,7 +98,7 @@ def test_init_writes_valid_files_and_a_second_run_changes_nothing(
 
 
 def test_init_never_changes_an_existing_app_json_and_shows_what_it_lacks(tmp_path: Path) -> None:
-    app = _copy("background_channels", tmp_path)
+    app = copy_fixture("background_channels", tmp_path)
     mine = '{\n  "name": "mine",\n  "env": {"WEB_CONCURRENCY": {"value": "3"}}\n}\n'
     (app / "app.json").write_text(mine)
     result = _init(app)
@@ -137,7 +129,7 @@ def test_merged_app_json_adds_only_what_is_missing() -> None:
 
 @pytest.mark.parametrize("name", NOT_DEPLOYABLE)
 def test_init_refuses_what_cannot_deploy_and_writes_nothing(name: str, tmp_path: Path) -> None:
-    app = _copy(name, tmp_path)
+    app = copy_fixture(name, tmp_path)
     before = _snapshot(app)
     result = _init(app)
     assert result.returncode == 1

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS, engine_vars
+from tests.support import runtime_app
+from tests.support.apps import LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno, wait_until
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
@@ -28,13 +29,6 @@ from tests.support.ws import http_get
 pytestmark = [pytest.mark.e2e]
 METRICS = "/.channels-buildpack/metrics"
 BEAT_KEYS = "asgi:cbp:process:*"
-
-
-@pytest.fixture
-def runtime_build(build_app: Callable[..., Build]) -> Build:
-    build = build_app("runtime_app", **LOCAL_HOSTS)
-    assert build.ok, build.compile.output if build.compile else build.detect.output
-    return build
 
 
 def json_document(output: str) -> dict[str, Any]:
@@ -71,10 +65,6 @@ def depth(web: Dyno, token: str, channel: str = "jobs") -> int:
 
 def beats(redis: RedisServer) -> set[str]:
     return {k.decode().split(":")[3] for k in redis.keys(BEAT_KEYS)}
-
-
-def _counts(redis: RedisServer) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in redis.client().hgetall("rt:count").items()}
 
 
 @pytest.mark.redis
@@ -121,7 +111,7 @@ def test_status_heartbeats_and_the_autoscaling_endpoint_follow_the_workers(
 
     worker2 = deploy.worker("worker.2")
     wait_until(lambda: depth(web, token) == 0, 30, "the queue drains when a worker starts")
-    wait_until(lambda: len(_counts(redis_server)) == 20, 30, "20 jobs handled")
+    wait_until(lambda: len(runtime_app.counts(redis_server)) == 20, 30, "20 jobs handled")
     assert "worker.2" in beats(redis_server)
     worker2.process.kill()  # dies without a word: its heartbeat expires (3 x 0.5 s)
     wait_until(lambda: "worker.2" not in beats(redis_server), 10, "the heartbeat expires")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from buildpack import messages
 from buildpack.core.procfile import Commands, lint, parse, render
+from tests.support.paths import PROCFILE_TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "Procfile.template"
+TEMPLATE = PROCFILE_TEMPLATE
 
 GOOD_WEB = "channels-buildpack web mysite.asgi:application"
 GOOD_DAPHNE = "daphne -b 0.0.0.0 -p $PORT --proxy-headers mysite.asgi:application"

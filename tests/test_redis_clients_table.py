@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.support.apps import LOCAL_HOSTS
 from tests.support.budget import format_table, measure_in_parallel
 from tests.support.deployment import Deployment
+from tests.support.paths import README
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
 from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.slow]
-README = Path(__file__).resolve().parents[1] / "README.md"
 ROW = re.compile(r"^\| (?P<label>[^|]+?) \| (?P<idle>\d+) \| (?P<load>\d+) \| (?P<after>\d+) \|")
 
 

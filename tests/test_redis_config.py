@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.support.apps import LOCAL_HOSTS
 from tests.support.deployment import Deployment, wait_until
 from tests.support.platform import Build, Platform
 from tests.support.procs import ProcessGroup
@@ -196,7 +196,7 @@ def test_an_untrusted_redis_certificate_stops_every_web_process_with_the_fix(
 def test_no_password_from_any_url_reaches_logs(
     platform: Platform, procs: ProcessGroup, redis_factory: Callable[..., RedisServer]
 ) -> None:
-    from tests.conftest import FIXTURES
+    from tests.support.paths import FIXTURES
 
     redis_password = "redis-pw-Zq81xK"
     db_password = "db-pw-Lm42vT"

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS, engine_vars
+from tests.support import runtime_app
+from tests.support.apps import LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno
 from tests.support.faults import (
     DATA_RESTORED,
@@ -45,10 +46,6 @@ def _deploy(
     return deploy, webs, workers
 
 
-def _counts(record: RedisServer) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in record.client().hgetall("rt:count").items()}
-
-
 def _run(load: RoomLoad, scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run *scenario*; the room's sockets are closed even if it failed."""
     try:
@@ -58,7 +55,7 @@ def _run(load: RoomLoad, scenario: Callable[[], Coroutine[Any, Any, None]]) -> N
 
 
 def _each_job_once_nothing_doubled_nothing_closed(load: RoomLoad, record: RedisServer) -> None:
-    counts = _counts(record)
+    counts = runtime_app.counts(record)
     assert {job: counts.get(job) for job in load.jobs} == dict.fromkeys(load.jobs, 1)
     assert load.duplicated() == {}
     assert load.closed() == {}

@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import LOCAL_HOSTS
+from tests.support import runtime_app
+from tests.support.apps import LOCAL_HOSTS
 from tests.support.deployment import Deployment, wait_until
 from tests.support.formation import Formation, WebDyno
 from tests.support.platform import Build, Platform
@@ -131,11 +132,13 @@ def test_jobs_sent_while_redis_refuses_new_clients_arrive_after_it(
         shell = _one_off_sender(deploy, 50)
         opening = asyncio.ensure_future(open_many(f"{web.ws}/ws/group/during/", 20))  # group_add
         await asyncio.sleep(max(0.0, refused_from + 3.0 - time.monotonic()))
-        assert len(_counts(record)) == 0, "nothing could have reached Redis yet"
+        assert len(runtime_app.counts(record)) == 0, "nothing could have reached Redis yet"
         admin.config_set("maxclients", MAXCLIENTS)
         new = await opening
         await asyncio.gather(*(c.send(json.dumps({"job": f"new-{i}"})) for i, c in enumerate(new)))
-        await asyncio.to_thread(wait_until, lambda: len(_counts(record)) == 80, 60, "80 jobs")
+        await asyncio.to_thread(
+            wait_until, lambda: len(runtime_app.counts(record)) == 80, 60, "80 jobs"
+        )
         assert shell.wait(60) == 0, shell.tail()
         await asyncio.sleep(1.0)
         codes = [observed_close_code(c) for c in old + new]
@@ -143,7 +146,7 @@ def test_jobs_sent_while_redis_refuses_new_clients_arrive_after_it(
         return codes
 
     codes = asyncio.run(scenario())
-    counts = _counts(record)
+    counts = runtime_app.counts(record)
     assert len(counts) == 80 and set(counts.values()) == {1}, counts
     assert codes == [None] * 30, "no socket was closed (1011) during the refusal"
     assert int(admin.info("stats")["rejected_connections"]) > 0
@@ -152,10 +155,6 @@ def test_jobs_sent_while_redis_refuses_new_clients_arrive_after_it(
         assert "Traceback" not in output, output[-3000:]
         assert "never retrieved" not in output
     assert "max number of clients reached" in workers[0].process.output() + web.process.output()
-
-
-def _counts(record: RedisServer) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in record.client().hgetall("rt:count").items()}
 
 
 def _one_off_sender(deploy: Deployment, jobs: int) -> ManagedProcess:

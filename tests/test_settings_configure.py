@@ -20,8 +20,8 @@ import pytest
 from buildpack import envvars
 from buildpack.runtime.config.settings import CHECKS_APP, CONFIGURED_FLAG, MODE_FLAG, configure
 from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 REDIS_PW = "redisPW9876"
 PG_PW = "postgresPW5432"
 REDIS_URL = f"rediss://:{REDIS_PW}@ec2-1-2-3-4.compute-1.amazonaws.com:6380"

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from tests.support import procs as procs_mod
+from tests.support.paths import REPO
 from tests.support.ports import free_port, wait_for_port
 from tests.support.procs import ManagedProcess, ProcessGroup, pid_alive, start
 from tests.support.redis import RedisServer, redis_server_binary, resp_ping
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from tests.support.fixtures import RedisFactory
 
 
-REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 

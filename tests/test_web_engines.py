@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import ENGINES, LOCAL_HOSTS, engine_vars
+from tests.support.apps import ENGINES, LOCAL_HOSTS, engine_vars
 from tests.support.deployment import Deployment, Dyno
 from tests.support.platform import Build, Platform
 from tests.support.ports import free_port, wait_for_port
