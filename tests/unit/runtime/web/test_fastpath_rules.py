@@ -3,7 +3,7 @@ handlers.
 
 One fresh interpreter configures Django, builds ``ASGIHandler``s under different settings and
 prints what ``fastpath_rules`` decided for each case; the tests read those decisions. The
-end-to-end behaviour of both paths is in ``test_http_fast_path.py``.
+end-to-end behaviour of both paths is in ``tests/e2e/test_http_fast_path.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Covers what channels' own ``tests/test_inmemorychannel.py`` checks (channels does not ship it
 in its sdist, so it cannot run here as the channels_redis suites do): the ``channels`` and
 ``groups`` attributes in the stock shapes, their clean-up on receive and on expiry, capacity,
-groups and flush. Thread and event-loop safety is covered in ``tests/test_layers.py``.
+groups and flush. Thread and event-loop safety is covered here too.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Issue 20 at the layer: Redis faults met by our channel layers in this process, against a
-real redis-server (e2e versions with dynos: ``tests/test_redis_faults.py``).
+real redis-server (e2e versions with dynos: ``tests/e2e/test_redis_faults.py``).
 
 * a reply lost after the server executed a send or a group send: received once (and, to
   show the test can tell, twice without the write id);

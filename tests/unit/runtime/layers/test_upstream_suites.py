@@ -3,7 +3,7 @@
 The suites come from the sdist of the installed channels_redis (see
 :mod:`tests.support.upstream`), with only the import of the layer class changed, and run
 against a real ``redis-server``. channels' in-memory suite is not in its sdist; the same
-behaviours are covered by ``tests/test_memory_layer.py``.
+behaviours are covered by ``test_memory.py``.
 """
 
 from __future__ import annotations
