@@ -3,7 +3,7 @@
 Covers what channels' own ``tests/test_inmemorychannel.py`` checks (channels does not ship it
 in its sdist, so it cannot run here as the channels_redis suites do): the ``channels`` and
 ``groups`` attributes in the stock shapes, their clean-up on receive and on expiry, capacity,
-groups and flush. Thread and event-loop safety is covered here too.
+groups and flush; and its safety across threads and event loops.
 """
 
 from __future__ import annotations
@@ -229,3 +229,58 @@ def test_the_attributes_read_consistently_while_other_threads_use_the_layer() ->
     assert errors == [] and reads > 10
     assert all(not thread.is_alive() for thread in threads)
     assert layer.channels == {} and layer.groups == {}
+
+
+# -- in-memory layer -------------------------------------------------------------------------
+
+
+def test_memory_layer_delivers_from_other_threads_and_loops() -> None:
+    async def scenario() -> list[str]:
+        layer = InMemoryChannelLayer(capacity=1000)
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+
+        def from_thread(index: int) -> None:  # a sync view / other thread: its own event loop
+            asyncio.run(layer.group_send("room", {"type": "x", "id": f"t{index}"}))
+
+        threads = [threading.Thread(target=from_thread, args=(i,)) for i in range(20)]
+        started = time.monotonic()
+        receive = asyncio.gather(*(layer.receive(channel) for _ in range(20)))
+        await asyncio.sleep(0.05)  # receivers are waiting on this loop before threads send
+        for thread in threads:
+            thread.start()
+        messages = await asyncio.wait_for(receive, 5)
+        assert time.monotonic() - started < 5
+        for thread in threads:
+            thread.join()
+        return sorted(m["id"] for m in messages)
+
+    assert asyncio.run(scenario()) == sorted(f"t{i}" for i in range(20))
+
+
+def test_memory_layer_semantics() -> None:
+    async def scenario() -> None:
+        layer = InMemoryChannelLayer(capacity=2, expiry=0.2)  # type: ignore[arg-type]
+        await layer.send("c", {"type": "a"})
+        await layer.send("c", {"type": "b"})
+        with pytest.raises(ChannelFull):
+            await layer.send("c", {"type": "overflow"})
+        assert (await layer.receive("c"))["type"] == "a"
+        message = {"type": "copy", "items": [1]}
+        await layer.send("d", message)
+        message["items"].append(2)  # messages are copied on send
+        assert (await layer.receive("d"))["items"] == [1]
+        # a cancelled waiter does not swallow the next message
+        waiter = asyncio.ensure_future(layer.receive("e"))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        await layer.send("e", {"type": "kept"})
+        assert (await asyncio.wait_for(layer.receive("e"), 1))["type"] == "kept"
+        # expired messages are dropped and drop their channel from groups
+        await layer.group_add("g", "f!1")
+        await layer.send("f!1", {"type": "old"})
+        await asyncio.sleep(0.3)
+        await layer.group_send("h", {"type": "tick"})  # sweeps expired messages
+        assert layer.group_members("g") == []
+
+    asyncio.run(scenario())

@@ -1,19 +1,15 @@
-"""Our channel layers against a real Redis server, and the in-memory layer across threads."""
+"""Our Redis channel layers (core and pub/sub) against a real Redis server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import random
-import threading
-import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from channels.exceptions import ChannelFull
 
-from buildpack.runtime.layers.memory import InMemoryChannelLayer
 from buildpack.runtime.layers.redis import (
     CONNECT_TIMEOUT,
     SOCKET_TIMEOUT_MARGIN,
@@ -254,61 +250,6 @@ def test_pubsub_layer_background_channels_are_exactly_once_and_groups_fan_out(
     seen, got = asyncio.run(scenario())
     assert len(seen) == 120 and set(seen.values()) == {1}
     assert got == ["hello", "hello", "hello"]
-
-
-# -- in-memory layer -------------------------------------------------------------------------
-
-
-def test_memory_layer_delivers_from_other_threads_and_loops() -> None:
-    async def scenario() -> list[str]:
-        layer = InMemoryChannelLayer(capacity=1000)
-        channel = await layer.new_channel()
-        await layer.group_add("room", channel)
-
-        def from_thread(index: int) -> None:  # a sync view / other thread: its own event loop
-            asyncio.run(layer.group_send("room", {"type": "x", "id": f"t{index}"}))
-
-        threads = [threading.Thread(target=from_thread, args=(i,)) for i in range(20)]
-        started = time.monotonic()
-        receive = asyncio.gather(*(layer.receive(channel) for _ in range(20)))
-        await asyncio.sleep(0.05)  # receivers are waiting on this loop before threads send
-        for thread in threads:
-            thread.start()
-        messages = await asyncio.wait_for(receive, 5)
-        assert time.monotonic() - started < 5
-        for thread in threads:
-            thread.join()
-        return sorted(m["id"] for m in messages)
-
-    assert asyncio.run(scenario()) == sorted(f"t{i}" for i in range(20))
-
-
-def test_memory_layer_semantics() -> None:
-    async def scenario() -> None:
-        layer = InMemoryChannelLayer(capacity=2, expiry=0.2)  # type: ignore[arg-type]
-        await layer.send("c", {"type": "a"})
-        await layer.send("c", {"type": "b"})
-        with pytest.raises(ChannelFull):
-            await layer.send("c", {"type": "overflow"})
-        assert (await layer.receive("c"))["type"] == "a"
-        message = {"type": "copy", "items": [1]}
-        await layer.send("d", message)
-        message["items"].append(2)  # messages are copied on send
-        assert (await layer.receive("d"))["items"] == [1]
-        # a cancelled waiter does not swallow the next message
-        waiter = asyncio.ensure_future(layer.receive("e"))
-        await asyncio.sleep(0.01)
-        waiter.cancel()
-        await layer.send("e", {"type": "kept"})
-        assert (await asyncio.wait_for(layer.receive("e"), 1))["type"] == "kept"
-        # expired messages are dropped and drop their channel from groups
-        await layer.group_add("g", "f!1")
-        await layer.send("f!1", {"type": "old"})
-        await asyncio.sleep(0.3)
-        await layer.group_send("h", {"type": "tick"})  # sweeps expired messages
-        assert layer.group_members("g") == []
-
-    asyncio.run(scenario())
 
 
 @pytest.mark.redis
