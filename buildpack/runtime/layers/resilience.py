@@ -52,9 +52,10 @@ def is_certificate_error(exc: BaseException) -> bool:
     return False
 
 
-# Error replies that pass (also from inside a Lua script, where redis-py cannot map them to
-# their own exception classes): full under noeviction, a replica after a failover, a server
-# still loading its data.
+# Error replies that pass: full under noeviction, a replica after a failover, a server still
+# loading its data. redis-py maps them to their classes (OutOfMemoryError, ReadOnlyError,
+# BusyLoadingError) when the reply starts with the code, which Redis 8 also does for an error
+# inside a Lua script; Redis 7 reports those as "Error running script ... -OOM ...".
 WAITABLE_REPLIES = ("OOM command not allowed", "READONLY", "LOADING")
 
 
@@ -62,6 +63,8 @@ def is_full(exc: BaseException) -> bool:
     """Whether *exc* is Redis refusing a write because it reached ``maxmemory``."""
     import redis.exceptions
 
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return True
     return isinstance(exc, redis.exceptions.ResponseError) and WAITABLE_REPLIES[0] in str(exc)
 
 
@@ -74,6 +77,8 @@ def is_transient(exc: BaseException) -> bool:
         return False
     waitable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
     if isinstance(exc, waitable):  # refused, dropped, timed out, LOADING (BusyLoadingError)
+        return True
+    if isinstance(exc, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
         return True
     if isinstance(exc, redis.exceptions.ResponseError):
         return any(reply in str(exc) for reply in WAITABLE_REPLIES)
