@@ -20,6 +20,7 @@ optional dependency...), and no import, late or not, closes a cycle.
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,39 @@ def test_the_rule_catches_each_kind_of_violation() -> None:
     assert imports.cycles(
         [edge("buildpack.core.a", "buildpack.core.b"), edge("buildpack.core.b", "buildpack.core.a")]
     ) == [["buildpack.core.a", "buildpack.core.b"]]
+
+
+@pytest.mark.parametrize(
+    ("module", "added", "expected"),
+    [
+        (
+            "core/plan.py",
+            "from buildpack.runtime.config import settings\n",
+            "buildpack.core.plan:{line} -> buildpack.runtime.config.settings "
+            "(core may not import runtime)",
+        ),
+        (
+            "runtime/layers/limits.py",
+            "def _f():\n    from buildpack.runtime.web import forwarded\n",
+            "buildpack.runtime.layers.limits:{line} -> buildpack.runtime.web.forwarded "
+            "(a lower run-time level may not import a higher one)",
+        ),
+    ],
+    ids=["core-imports-runtime", "late-upward-import"],
+)
+def test_a_forbidden_import_added_to_the_real_source_is_caught(
+    tmp_path: Path, module: str, added: str, expected: str
+) -> None:
+    copy = tmp_path / "buildpack"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert violations(imports.graph(copy), stdlib_only(copy)) == []
+    path = copy / module
+    line = len(path.read_text(encoding="utf-8").splitlines()) + added.count("\n")
+    path.write_text(path.read_text(encoding="utf-8") + added, encoding="utf-8")
+
+    found = violations(imports.graph(copy), stdlib_only(copy))
+    assert expected.format(line=line) in found
+    assert all(f":{line} -> " in violation for violation in found), found
 
 
 def test_every_module_belongs_to_a_part_and_says_what_it_holds() -> None:
