@@ -167,9 +167,19 @@ def run(*command: str) -> None:
 SUBSETS: dict[str, tuple[str, list[str]]] = {
     "all": ("", []),
     "smoke": ("smoke", []),
-    "build": ("", ["tests/test_build_e2e.py", "tests/test_cnb_e2e.py", "tests/test_django6.py"]),
-    "launchers": ("", ["tests/test_launchers.py", "tests/test_web_engines.py"]),
-    "layers": ("", ["tests/test_layers.py", "tests/test_memory_layer.py"]),
+    "build": (
+        "",
+        [
+            "tests/e2e/test_classic_build.py",
+            "tests/e2e/test_cnb_build.py",
+            "tests/e2e/test_django6.py",
+        ],
+    ),
+    "launchers": ("", ["tests/e2e/test_launchers.py", "tests/e2e/test_web_engines.py"]),
+    "layers": (
+        "",
+        ["tests/unit/runtime/layers/test_redis.py", "tests/unit/runtime/layers/test_memory.py"],
+    ),
 }
 
 

@@ -15,6 +15,8 @@ class ChannelsBuildpackConfig(AppConfig):  # type: ignore[misc]
     verbose_name = "channels-buildpack"
 
     def ready(self) -> None:
+        # late import: Django imports this module while it fills the app registry; the
+        # checks (which read the settings) load in ready(), as Django recommends
         from buildpack.runtime.config import checks
 
         checks.register()

@@ -7,18 +7,20 @@ Local tooling: ``inspect`` (what the buildpack sees), ``procfile`` (what it woul
 ``init`` (files for one-button deploys and review apps), ``doctor`` (what would go wrong).
 Operating: ``status`` (channels, groups, processes and Redis of a running app).
 
-Subcommands import their modules lazily so ``web`` starts as fast as possible.
+Subcommands import their modules when they run (``# late import``), so ``web`` starts as fast
+as possible and a build loads no run-time module.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from buildpack import __version__
+from buildpack import __version__, log, messages
+from buildpack.redact import redact_text
+from buildpack.runtime.ops.background_channels import add_channel_filters
 
 
 def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,12 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run background channel consumers")
     _add_app_arguments(worker)
-    worker.add_argument(
-        "--only", action="append", default=[], metavar="GLOB", help="serve only matching channels"
-    )
-    worker.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching channels"
-    )
+    add_channel_filters(worker)
     worker.add_argument(
         "--concurrency",
         type=int,
@@ -138,9 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except Exception as exc:  # a bug of ours: one build-log line, never a traceback
-        from buildpack import log, messages
-        from buildpack.redact import redact_text
-
         detail = str(exc).strip().splitlines()[:1]
         error = type(exc).__name__ + (f" ({redact_text(detail[0])[:200]})" if detail else "")
         log.error(messages.INTERNAL_ERROR.format(error=error, step=_BUILD_COMMANDS[args.command]))
@@ -156,6 +150,7 @@ def _tolerant_output() -> None:
 
 
 def _detect(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.core.detect import NOT_DETECTED_EXIT
     from buildpack.core.detect import main as detect_main
 
@@ -164,6 +159,7 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.platforms.classic import compile_app
 
     env_dir = Path(args.env_dir) if args.env_dir else None
@@ -172,6 +168,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.platforms.cnb import build_app
 
     platform_dir = Path(args.platform_dir) if args.platform_dir else None
@@ -180,6 +177,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.platforms.classic import release_yaml
 
     sys.stdout.write(release_yaml(Path(args.build_dir)))
@@ -187,70 +185,57 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from buildpack.core.analysis import analyze
-    from buildpack.core.report import plan_text
-    from buildpack.redact import redact_text
+    # late import: only the command that runs loads its modules
+    from buildpack.commands.inspect import inspect_main
 
-    plan = analyze(Path(args.dir))
-    if args.json:
-        sys.stdout.write(redact_text(json.dumps(plan.to_json(), indent=2)) + "\n")
-    elif plan.kind == "none":
-        sys.stdout.write(plan.reason + "\n")
-    else:
-        sys.stdout.write(f"{plan.kind}: {plan.reason}\n{plan_text(plan)}\n")
-        for line in [*plan.warnings, *plan.procfile.warnings]:
-            sys.stdout.write(f"warning: {line}\n")
-        for line in plan.errors:
-            sys.stdout.write(f"error: {line}\n")
-        for name, command in plan.procfile.processes.items():
-            sys.stdout.write(f"{name}: {command}\n")
-    return 1 if plan.errors or plan.kind == "none" else 0
+    return inspect_main(args)
 
 
 def _procfile(args: argparse.Namespace) -> int:
-    from buildpack.core import generate, procfile
-    from buildpack.core.analysis import analyze
+    # late import: only the command that runs loads its modules
+    from buildpack.commands.inspect import procfile_main
 
-    plan = analyze(Path(args.dir))
-    if plan.errors or plan.kind == "none":
-        sys.stderr.write("\n".join(plan.errors or [plan.reason]) + "\n")
-        return 1
-    sys.stdout.write(procfile.render(generate.process_commands(plan)))
-    return 0
+    return procfile_main(args)
 
 
 def _web(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.runtime.launchers.web import main as web_main
 
     return web_main(args)
 
 
 def _worker(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.runtime.launchers.worker import main as worker_main
 
     return worker_main(args)
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    # late import: only the command that runs loads its modules
     from buildpack.runtime.launchers.migrate import main as migrate_main
 
     return migrate_main(args)
 
 
 def _status(args: argparse.Namespace) -> int:
-    from buildpack.runtime.ops.status import main as status_main
+    # late import: only the command that runs loads its modules
+    from buildpack.commands.status import main as status_main
 
     return status_main(args)
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from buildpack.core.doctor import main as doctor_main
+    # late import: only the command that runs loads its modules
+    from buildpack.commands.doctor import main as doctor_main
 
     return doctor_main(args)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from buildpack.core.init import main as init_main
+    # late import: only the command that runs loads its modules
+    from buildpack.commands.init import main as init_main
 
     return init_main(args)
 

@@ -6,27 +6,15 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from buildpack.envvars import REGISTRY
+
 MASK = "***"
 
 # Query parameters that carry credentials in connection URLs.
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "token", "secret", "key", "auth"})
-# Config vars whose values are printed in clear: never secrets, useful in logs.
-_PUBLIC_VARS = frozenset(
-    {
-        "DYNO",
-        "PORT",
-        "WEB_CONCURRENCY",
-        "DJANGO_SETTINGS_MODULE",
-        "DJANGO_ALLOWED_HOSTS",
-        "DJANGO_CSRF_TRUSTED_ORIGINS",
-        "CHANNELS_LAYER",
-        "CHANNELS_BUILDPACK_SETTINGS",
-        "CHANNELS_BUILDPACK_REDIS_ADDON",
-        "CHANNELS_REDIS_URLS",
-        "CHANNELS_REDIS_TLS_VERIFY",
-        "PYTHONUNBUFFERED",
-    }
-)
+# Config vars whose values are printed in clear (never secrets, useful in logs): those
+# :mod:`buildpack.envvars` declares public. Every other value may carry a secret.
+_PUBLIC_VARS = frozenset(name for name, variable in REGISTRY.items() if variable.public)
 # Anything that looks like scheme://user:password@host. The password runs to the LAST '@'
 # before a separator (raw '@' in passwords is common); ',' and quotes end it so that lists
 # of URLs and JSON keep their other values. Scheme and user name are bounded so that a long

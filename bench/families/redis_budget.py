@@ -77,7 +77,7 @@ def clients_per_process_type(ctx: Context, result: FamilyResult) -> None:
     """The README's table: Redis clients of each process type (runtime_app)."""
     import itertools
 
-    from tests.conftest import LOCAL_HOSTS
+    from tests.support.apps import LOCAL_HOSTS
     from tests.support.budget import format_table, measure_in_parallel
     from tests.support.deployment import Deployment
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from buildpack import messages
+from buildpack import envvars, messages
 from buildpack.core import asgi_scan, channels1, generate, procfile, safefs
 from buildpack.core.deps import read_dependencies
 from buildpack.core.detect import CHANNELS, DJANGO, detect, find_manage_py
@@ -103,9 +103,9 @@ def _locate_project(plan: Plan, root: Path) -> None:
 
 
 def _settings_module(plan: Plan, root: Path, env: Mapping[str, str]) -> tuple[str | None, str]:
-    configured = env.get("DJANGO_SETTINGS_MODULE", "").strip()
+    configured = envvars.SETTINGS_MODULE.value(env)
     if configured:
-        return configured, "DJANGO_SETTINGS_MODULE config var"
+        return configured, f"{envvars.SETTINGS_MODULE.name} config var"
     if plan.manage_py:
         tree = parse_file(root / plan.manage_py, plan.manage_py)
         module = setdefault_settings_module(tree)
@@ -199,7 +199,7 @@ def _analyse_wsgi(plan: Plan, index: ModuleIndex) -> None:
 def _uses_database(plan: Plan, env: Mapping[str, str]) -> bool:
     databases = plan.settings.databases
     declared = databases is not None and (bool(databases.engines) or databases.reads_env)
-    return declared or bool(env.get("DATABASE_URL"))
+    return declared or bool(envvars.DATABASE_URL.raw(env))
 
 
 def _settings_warnings(plan: Plan) -> None:

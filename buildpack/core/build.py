@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from buildpack import __version__, log, messages
+from buildpack import __version__, envvars, log, messages
 from buildpack.core import pins, safefs
 from buildpack.core.detect import detect
-from buildpack.core.install import (
-    AppPython,
-    InstallError,
-    find_app_python,
-    is_installed,
-)
-from buildpack.core.install import python_version as app_python_version
+from buildpack.core.install.runner import InstallError
+from buildpack.core.install.runtime_package import is_installed
 from buildpack.redact import redact_text
 
 if TYPE_CHECKING:
@@ -35,9 +29,7 @@ if TYPE_CHECKING:
 STATE_DIR = ".channels-buildpack"
 STATE_FILE = f"{STATE_DIR}/build.json"
 MAX_STATE_BYTES = 4 * 1024 * 1024
-REDIS_ADDON_VAR = "CHANNELS_BUILDPACK_REDIS_ADDON"
 T = TypeVar("T")
-_FALSY = ("0", "false", "no", "off")
 
 
 class BuildFailed(Exception):
@@ -72,6 +64,7 @@ def detected(build_dir: Path) -> str:
 
 def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     """The static analysis step, logged; fails the build on errors the app would crash on."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core.analysis import analyze
     from buildpack.core.report import plan_text
 
@@ -85,19 +78,6 @@ def analyse(build_dir: Path, config_vars: dict[str, str]) -> Plan:
     for warning in plan.warnings:
         log.warn(warning)
     return plan
-
-
-def app_python(build_dir: Path) -> AppPython:
-    """The app's Python that heroku/python left in the build (3.10+), or a build failure."""
-    app = find_app_python(build_dir, os.environ.get("PATH"))
-    if app is None:
-        raise fail(messages.NO_APP_PYTHON)
-    version = app_python_version(app)
-    if version < (3, 10):
-        raise fail(messages.OLD_PYTHON.format(version=".".join(map(str, version))))
-    where = "run-time path" if app.runtime_valid else "build path; scripts relocated"
-    log.detail(f"Using the app's Python {'.'.join(map(str, version))} ({where})")
-    return app
 
 
 def guard_install(action: Callable[[], T]) -> T:
@@ -154,6 +134,7 @@ def install_server_packages(
 
 def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
     """The generated Channels ASGI module, when the plan needs one."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     if plan.asgi and plan.asgi.generated:
@@ -166,6 +147,7 @@ def write_generated_asgi(plan: Plan, build_dir: Path) -> None:
 
 def write_procfile(plan: Plan, build_dir: Path) -> None:
     """The Procfile when the user has none (theirs is kept byte for byte, and linted)."""
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate, procfile
 
     if plan.procfile.source == "user":
@@ -194,11 +176,11 @@ def wants_redis_addon(plan: Plan, config_vars: dict[str, str]) -> bool:
     """True when a Channels app has no Redis yet and the user did not opt out."""
     if not plan.is_channels:
         return False
-    opt_out = config_vars.get(REDIS_ADDON_VAR, "").strip().lower()
-    if opt_out in _FALSY:
+    if not envvars.redis_addon_wanted(config_vars):
+        opt_out = envvars.REDIS_ADDON.value(config_vars).lower()
         log.detail(messages.REDIS_ADDON_OPTED_OUT.format(value=opt_out))
         return False
-    return not config_vars.get("REDIS_URL")
+    return not envvars.REDIS_URL.raw(config_vars)
 
 
 def summary(plan: Plan) -> str:

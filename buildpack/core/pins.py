@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from buildpack import envvars
+
 # name -> ((version, oldest Python minor it is installed on), ...), newest Python first.
 # Generated from uv.lock by `python3 dev.py lock`; do not edit by hand.
 PINS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -41,7 +43,7 @@ def required(is_channels: bool, config_vars: dict[str, str]) -> tuple[str, ...]:
     """The server packages a project needs, with its chosen web engine's."""
     if not is_channels:
         return REQUIRED["django"]
-    engine = config_vars.get("CHANNELS_WEB_SERVER", "").strip().lower()
+    engine = envvars.web_server_named(config_vars)
     return REQUIRED["channels"] + ENGINE_PACKAGES.get(engine, ())
 
 

@@ -108,7 +108,7 @@ def lint(processes: dict[str, str], *, channels: bool, background_channels: list
             if app and ":" not in app and program in ("daphne", "uvicorn", "hypercorn"):
                 warnings.append(messages.PROCFILE_APP_NO_ATTR.format(name=name, app=app))
         warnings += _lint_channels1(name, words)
-        if "runworker" in words and not _runworker_channels(words):
+        if "runworker" in words and not runworker_channels(words):
             warnings.append(messages.PROCFILE_RUNWORKER_NO_CHANNEL.format(name=name))
     if channels and "web" not in processes:
         warnings.append(messages.PROCFILE_NO_WEB)
@@ -139,7 +139,7 @@ def _lint_channels1(name: str, words: list[str]) -> list[str]:
     return warnings
 
 
-def _runworker_channels(words: list[str]) -> list[str]:
+def runworker_channels(words: list[str]) -> list[str]:
     """The channel names given to ``manage.py runworker`` (its options and their values skipped)."""
     takes_value = {"--layer", "-v", "--verbosity", "--settings", "--pythonpath"}
     takes_value |= _CHANNELS1_RUNWORKER_OPTIONS

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
-from buildpack import __version__, log
-from buildpack.core import build, safefs
+from buildpack import __version__, log, messages
+from buildpack.core import build, procfile, safefs
 from buildpack.core.envdir import read_env_dir
-from buildpack.core.install import install, install_runtime
+from buildpack.core.install.classic import find_app_python, install_runtime
+from buildpack.core.install.runner import AppPython, install, python_version
 
 REDIS_ADDON = "heroku-redis:mini"
 
@@ -39,8 +41,6 @@ def _state(build_dir: Path) -> dict[str, object]:
 
 def release_yaml(build_dir: Path) -> str:
     """The YAML document ``bin/release`` prints."""
-    from buildpack.core import procfile
-
     try:
         text = safefs.read_text(build_dir / "Procfile", procfile.MAX_PROCFILE_BYTES)
     except OSError:  # missing, or refused (compile explained why)
@@ -69,7 +69,7 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     build.detected(build_dir)
     if config_vars:
         log.detail(f"Config vars available to the build: {', '.join(sorted(config_vars))}")
-    app = build.app_python(build_dir)
+    app = _app_python(build_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     log.step("Installing the channels-buildpack runtime into the app's Python")
@@ -89,7 +89,21 @@ def _compile(build_dir: Path, cache_dir: Path, env_dir: Path | None, bp_dir: Pat
     log.step("Done: " + build.summary(plan))
 
 
+def _app_python(build_dir: Path) -> AppPython:
+    """The app's Python that heroku/python left in the build (3.10+), or a build failure."""
+    app = find_app_python(build_dir, os.environ.get("PATH"))
+    if app is None:
+        raise build.fail(messages.NO_APP_PYTHON)
+    version = python_version(app)
+    if version < (3, 10):
+        raise build.fail(messages.OLD_PYTHON.format(version=".".join(map(str, version))))
+    where = "run-time path" if app.runtime_valid else "build path; scripts relocated"
+    log.detail(f"Using the app's Python {'.'.join(map(str, version))} ({where})")
+    return app
+
+
 def _write_profile(build_dir: Path) -> None:
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     build.write_file(build_dir, generate.PROFILE_SCRIPT, generate.profile_script())

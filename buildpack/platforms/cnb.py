@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from buildpack import __version__, log, messages
 from buildpack.core import build
 from buildpack.core.envdir import read_env_dir
-from buildpack.core.install import AppPython, python_version
+from buildpack.core.install.runner import AppPython, python_version
 from buildpack.platforms import cnb_layers
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ def process_entries(
     ``bash -c 'exec gunicorn ...'``: the shell expands ``$PORT`` and is replaced by gunicorn.
     ``release`` is only offered where the classic build would write it: no Procfile at all.
     """
+    # late import: needs packaging, which this build installs first
     from buildpack.core import generate
 
     commands = generate.process_commands(plan)

@@ -6,7 +6,7 @@
   ``.delim``; ``.default`` files, so a config var always wins) and ``exec.d/web/``.
   A rebuild with the same buildpack source, Python and app dependencies reuses it as is.
 * ``cache/`` (``cache`` only), kept between builds: pip's cache, our built wheel, the wheels
-  of our runtime's pins (:mod:`buildpack.core.wheelcache`) and the build's bytecode
+  of our runtime's pins (:mod:`buildpack.core.install.wheelcache`) and the build's bytecode
   (``bin/build`` sets ``pycache_prefix`` there).
 * ``launch.toml``: process types as command arrays (no ``direct`` key since API 0.9).
 
@@ -28,13 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from buildpack.core.install import (
-    AppPython,
-    install_into,
-    install_runtime_into,
+from buildpack.core.install.cnb import install_into, install_runtime_into
+from buildpack.core.install.runner import AppPython, pip_env
+from buildpack.core.install.runtime_package import (
     installed_distributions,
     missing_runtime_dependencies,
-    pip_env,
     runtime_wheel,
     source_digest,
 )
@@ -200,7 +198,8 @@ class RuntimeLayer:
         env.mkdir()
         (env / "PYTHONPATH.prepend").write_text(str(self.site), encoding="utf-8")
         (env / "PYTHONPATH.delim").write_text(":", encoding="utf-8")
-        from buildpack.core import generate  # needs packaging: importable only from here on
+        # late import: needs packaging, which this build installs first
+        from buildpack.core import generate
 
         for name, value in generate.runtime_defaults().items():
             (env / f"{name}.default").write_text(value, encoding="utf-8")

@@ -5,7 +5,8 @@ like a dyno: ``web`` (1 process, and ``WEB_CONCURRENCY=2``), ``worker`` at concu
 and 8, ``web`` in single-process mode (no Redis), the release phase and a one-off
 ``manage.py shell`` that sends a job and a group message. Job results are recorded on a
 second Redis (``RT_RECORD_URL``) so the app's own bookkeeping is not counted. Shared by
-``tests/test_redis_budget.py`` (which holds the README to these numbers) and the bench.
+``tests/e2e/test_redis_clients_table.py`` (which holds the README to these numbers) and the
+bench.
 
 Figures per process type (the busiest process of the dyno):
 ``idle``: 7 s after start; ``load``: peak while sockets connect, broadcast, send jobs and

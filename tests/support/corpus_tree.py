@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tests.support.corpus import canary, fifo, link
 from tests.support.hostile import Case, Dirs
+from tests.support.paths import FIXTURES
 from tests.support.sample_app import ASGI, MANAGE_PY, app, write
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REFUSED = "Refusing to write"
 UNUSABLE_PROCFILE = "Cannot use your Procfile"
 # Modules our build processes (and pip) import after start-up, and packages we depend on:

@@ -9,7 +9,7 @@ and a full Redis (``maxmemory`` reached under ``noeviction``).
 dyno: chat lines broadcast to the group, and background jobs whose consumer announces
 ``done <id>`` to the group, so every socket must see every line and every ``done`` exactly
 once. Jobs are also counted by id on a second Redis (the app records there), which the
-faults never touch. Shared by ``tests/test_redis_faults.py`` and the bench family ``faults``.
+faults never touch. Shared by ``tests/e2e/test_redis_faults.py`` and the bench family ``faults``.
 """
 
 from __future__ import annotations

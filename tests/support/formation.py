@@ -5,7 +5,7 @@ WebSocket clients on every web dyno send background jobs (``{"job": ID}``: the c
 sends it to the ``jobs`` channel) and a group message crosses from the first web dyno to
 the last. Jobs are counted by id on a second Redis (the consumers record there), so the
 count shows each job handled once, twice or never. Shared by
-``tests/test_redis_formation.py`` and the bench family ``redis_budget`` (which also runs
+``tests/e2e/test_redis_formation.py`` and the bench family ``redis_budget`` (which also runs
 the stock stack through it).
 """
 

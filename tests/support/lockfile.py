@@ -20,7 +20,8 @@ else:  # pragma: no cover - Python 3.10
 
 from packaging.markers import Marker
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 LOCK = REPO / "uv.lock"
 PYPROJECT = REPO / "pyproject.toml"
 PINS_MODULE = REPO / "buildpack" / "core" / "pins.py"

@@ -27,9 +27,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.paths import REPO
 from tests.support.procs import ManagedProcess, ProcessGroup
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "bin"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "fixture.json", "db.sqlite3", ".venv")
 HEROKU_PYTHON_PROFILE = """\

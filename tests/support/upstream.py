@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO as ROOT
+
 CACHE = ROOT / ".cache" / "upstream-sdists"
 PLUGIN = "tests.support.upstream_plugin"
 DOWNLOAD_TIMEOUT = 300.0

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
+
+from buildpack import envvars
 
 
 class _ConfiguringLoader(importlib.abc.Loader):
@@ -34,7 +35,9 @@ class _ConfiguringLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._inner.exec_module(module)
-        from buildpack.settings import configure
+        # late import: this module loads at every interpreter start (the .pth hook); the
+        # settings layer only when the settings module does
+        from buildpack.runtime.config.settings import configure
 
         configure(vars(module))
 
@@ -51,7 +54,7 @@ class SettingsFinder(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != os.environ.get("DJANGO_SETTINGS_MODULE"):
+        if fullname != envvars.SETTINGS_MODULE.raw():
             return None
         for finder in list(sys.meta_path):
             if finder is self or not hasattr(finder, "find_spec"):
@@ -74,7 +77,7 @@ def installed() -> bool:
 
 def install() -> None:
     """Install the finder (idempotent). Does nothing if settings were already imported."""
-    name = os.environ.get("DJANGO_SETTINGS_MODULE")
+    name = envvars.SETTINGS_MODULE.raw()
     if installed() or (name and name in sys.modules):
         return
     sys.meta_path.insert(0, SettingsFinder())

@@ -12,8 +12,18 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from buildpack import envvars, messages
+from buildpack.core.procfile import parse
 from buildpack.core.rules import daphne_after_staticfiles
-from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.config import active_layer
+from buildpack.runtime.config.layer_config import REDIS_BACKENDS
+from buildpack.runtime.layers import MEMORY_BACKENDS, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
+from buildpack.runtime.layers.formation import (
+    MINI_PLAN_CLIENTS,
+    over_limit_message,
+    search_places,
+    visible_formation,
+)
 
 W001 = "channels_buildpack.W001"
 W002 = "channels_buildpack.W002"
@@ -23,36 +33,24 @@ W005 = "channels_buildpack.W005"
 W006 = "channels_buildpack.W006"
 W007 = "channels_buildpack.W007"
 _LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
-LIMIT_VARIABLE = "CHANNELS_REDIS_MAXCLIENTS"
-
-
-def _default_layer() -> dict[str, Any]:
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    default = layers.get("default") if isinstance(layers, dict) else None
-    return default if isinstance(default, dict) else {}
 
 
 def _procfile_processes() -> dict[str, str]:
     for base in (Path.cwd(), Path(str(getattr(settings, "BASE_DIR", "")) or ".")):
         path = base / "Procfile"
         if path.is_file():
-            from buildpack.core.procfile import parse
-
             return parse(path.read_text(encoding="utf-8", errors="replace"))
     return {}
 
 
 def _web_concurrency() -> int:
     """WEB_CONCURRENCY as a number; a malformed value must not crash ``manage.py check``."""
-    try:
-        return int(os.environ.get("WEB_CONCURRENCY", "").strip() or 1)
-    except ValueError:
-        return 1
+    return envvars.whole_number(envvars.WEB_CONCURRENCY)
 
 
 def _several_processes() -> str | None:
-    dyno = os.environ.get("DYNO", "")
-    kind, _, index = dyno.partition(".")
+    dyno = envvars.DYNO.raw() or ""
+    kind, index = envvars.dyno_kind_and_index()
     if kind == "worker" or (kind == "web" and index not in ("", "1")):
         return f"this is dyno {dyno}"
     processes = _procfile_processes()
@@ -67,70 +65,53 @@ def _several_processes() -> str | None:
 
 def check_memory_layer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W001: an in-memory layer cannot carry groups between processes."""
-    backend = _default_layer().get("BACKEND")
+    backend = active_layer.backend(settings)
     reason = _several_processes() if backend in MEMORY_BACKENDS else None
     if not reason:
         return []
     return [
         checks.Warning(
-            f"CHANNEL_LAYERS uses {backend}, which only works inside one process, but {reason}: "
-            "group messages and background jobs will not reach the other processes.",
-            hint="Add Redis: heroku addons:create heroku-redis:mini (REDIS_URL is then used).",
+            messages.CHECK_MEMORY_LAYER.format(backend=backend, reason=reason),
+            hint=messages.CHECK_MEMORY_LAYER_HINT,
             id=W001,
         )
     ]
 
 
-def _hosts() -> list[Any]:
-    hosts = _default_layer().get("CONFIG", {}).get("hosts") or []
-    return list(hosts) if isinstance(hosts, (list, tuple)) else []
-
-
 def check_redis_tls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W002: Heroku's rediss:// uses a self-signed certificate."""
-    verify = os.environ.get("CHANNELS_REDIS_TLS_VERIFY", "").strip().lower()
-    if not os.environ.get("DYNO") or verify in ("1", "true", "yes", "on"):
+    if not envvars.on_dyno() or envvars.tls_verify(strict=False) is True:
         return []  # an explicit "verify" means the user brought a trusted certificate
     found = []
-    for host in _hosts():
+    for host in active_layer.hosts(settings):
         address = host.get("address") if isinstance(host, dict) else host
         tls = isinstance(address, str) and address.startswith("rediss://")
         if tls and not (isinstance(host, dict) and "ssl_cert_reqs" in host):
             found.append(host)
     if not found:
         return []
-    return [
-        checks.Warning(
-            "CHANNEL_LAYERS has a rediss:// host without TLS options; Heroku Key-Value Store's "
-            "certificate is self-signed, so connections fail with CERTIFICATE_VERIFY_FAILED.",
-            hint='Use {"address": REDIS_URL, "ssl_cert_reqs": None}, or let channels-buildpack '
-            "configure the layer (unset CHANNELS_LAYER=keep).",
-            id=W002,
-        )
-    ]
+    return [checks.Warning(messages.CHECK_REDIS_TLS, hint=messages.CHECK_REDIS_TLS_HINT, id=W002)]
 
 
 def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W003: on a dyno, ALLOWED_HOSTS must contain the app's public host."""
-    if not os.environ.get("DYNO"):
+    if not envvars.on_dyno():
         return []
     from django.http.request import validate_host
 
     allowed = list(getattr(settings, "ALLOWED_HOSTS", []) or [])
-    platform_host = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip()
+    platform_host = envvars.APP_HOST.value()
     if platform_host:
         missing = not validate_host(platform_host, allowed)
     else:
         missing = all(h in _LOCAL_HOSTS for h in allowed)
     if not missing:
         return []
-    what = platform_host or "the app's public host"
+    what = platform_host or messages.CHECK_PUBLIC_HOST
     return [
         checks.Warning(
-            f"ALLOWED_HOSTS {allowed} does not include {what}: every request will answer 400 "
-            "and every WebSocket 403.",
-            hint="heroku config:set DJANGO_ALLOWED_HOSTS=<your-app>.herokuapp.com "
-            "(or enable runtime-dyno-metadata: heroku labs:enable runtime-dyno-metadata).",
+            messages.CHECK_ALLOWED_HOSTS.format(allowed=allowed, what=what),
+            hint=messages.CHECK_ALLOWED_HOSTS_HINT,
             id=W003,
         )
     ]
@@ -143,8 +124,10 @@ def check_csrf_origins(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         return []
     return [
         checks.Warning(
-            f"CSRF_TRUSTED_ORIGINS entries without a scheme never match: {bad}.",
-            hint=f"Write them as {['https://' + o.lstrip('.') for o in bad]}.",
+            messages.CHECK_CSRF_SCHEME.format(origins=bad),
+            hint=messages.CHECK_CSRF_SCHEME_HINT.format(
+                origins=["https://" + o.lstrip(".") for o in bad]
+            ),
             id=W004,
         )
     ]
@@ -155,12 +138,7 @@ def check_daphne_order(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     if not daphne_after_staticfiles(getattr(settings, "INSTALLED_APPS", [])):
         return []
     return [
-        checks.Warning(
-            "'daphne' comes after 'django.contrib.staticfiles' in INSTALLED_APPS, so "
-            "runserver is staticfiles' WSGI server and WebSockets answer 404 locally.",
-            hint="Move 'daphne' to the top of INSTALLED_APPS.",
-            id=W005,
-        )
+        checks.Warning(messages.CHECK_DAPHNE_ORDER, hint=messages.CHECK_DAPHNE_ORDER_HINT, id=W005)
     ]
 
 
@@ -206,11 +184,8 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
         return []
     return [
         checks.Warning(
-            f"{target} routes WebSockets without AllowedHostsOriginValidator: any web page can "
-            "open a socket to your app with the visitor's cookies "
-            "(cross-site WebSocket hijacking).",
-            hint="Wrap the route: "
-            "AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...))).",
+            messages.CHECK_ORIGIN_VALIDATION.format(target=target),
+            hint=messages.CHECK_ORIGIN_VALIDATION_HINT,
             id=W006,
         )
     ]
@@ -219,29 +194,19 @@ def check_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[chec
 def _client_limit() -> tuple[int | None, str]:
     """The Redis plan's client limit from config vars: CHANNELS_REDIS_MAXCLIENTS, else the
     mini plan's 20 on a dyno with REDIS_URL (what bin/release provisions)."""
-    from buildpack.runtime.config.formation import MINI_PLAN_CLIENTS
-
-    raw = os.environ.get(LIMIT_VARIABLE, "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw), ""
-    if os.environ.get("DYNO") and os.environ.get("REDIS_URL"):
-        return MINI_PLAN_CLIENTS, (
-            f" (assumed: heroku-redis:mini; set {LIMIT_VARIABLE} to your plan's limit)"
+    limit = envvars.redis_maxclients()
+    if limit is not None:
+        return limit, ""
+    if envvars.on_dyno() and envvars.REDIS_URL.raw():
+        return MINI_PLAN_CLIENTS, messages.CHECK_CLIENT_LIMIT_ASSUMED.format(
+            variable=envvars.REDIS_MAXCLIENTS.name
         )
     return None, ""
 
 
 def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W007: the formation in view needs more Redis clients than the plan allows."""
-    from buildpack.runtime.config.formation import (
-        over_limit_message,
-        search_places,
-        visible_formation,
-    )
-    from buildpack.runtime.config.layer_config import REDIS_BACKENDS
-    from buildpack.runtime.layers import PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND
-
-    backend = _default_layer().get("BACKEND")
+    backend = active_layer.backend(settings)
     limit, assumed = _client_limit()
     if backend not in REDIS_BACKENDS or limit is None:
         return []
@@ -253,8 +218,8 @@ def check_redis_clients(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     )
     if line is None:
         return []
-    problem, _, fix = line.partition(" Fix: ")
-    return [checks.Warning(problem, hint=f"Fix: {fix}", id=W007)]
+    problem, hint = messages.problem_and_fix(line)
+    return [checks.Warning(problem, hint=hint, id=W007)]
 
 
 ALL = (

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from buildpack import envvars, messages
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_url
-from buildpack.runtime.config.layer_config import ConfigError
 
 ServerKind = Literal["asgi", "wsgi"]
 WSGI_CONN_MAX_AGE = 600
@@ -27,12 +28,12 @@ _LOCAL = frozenset({"", "localhost", "127.0.0.1", "::1"})
 def server_kind(environ: Mapping[str, str] | None = None) -> ServerKind:
     """ASGI unless this process is gunicorn with a WSGI worker (our launchers say asgi)."""
     environ = os.environ if environ is None else environ
-    declared = environ.get("CHANNELS_BUILDPACK_SERVER", "")
+    declared = envvars.declared_server(environ)
     if declared in ("asgi", "wsgi"):
         return declared  # type: ignore[return-value]
     program = Path(sys.argv[0]).name if sys.argv else ""
     if program.startswith("gunicorn") or "gunicorn.app.wsgiapp" in sys.modules:
-        words = [*sys.argv[1:], *shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))]
+        words = [*sys.argv[1:], *shlex.split(envvars.GUNICORN_CMD_ARGS.value(environ))]
         worker = _gunicorn_worker_class(words)
         return "asgi" if ("uvicorn" in worker or "asgi" in worker) else "wsgi"
     return "asgi"
@@ -61,12 +62,12 @@ def decide(
     environ: Mapping[str, str], current: Any, server: ServerKind
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(new DATABASES or None to keep, note for the start-up line)."""
-    url = environ.get("DATABASE_URL", "").strip()
+    url = envvars.DATABASE_URL.value(environ)
     if not url:
         return None, None
     import dj_database_url
 
-    on_dyno = bool(environ.get("DYNO"))
+    on_dyno = envvars.on_dyno(environ)
     asgi = server == "asgi"
     try:
         parts = urlsplit(url)  # raises ValueError on e.g. an unclosed IPv6 bracket
@@ -86,10 +87,7 @@ def decide(
             # Django would fail later, at the first query, far from the cause.
             raise ValueError("no database name in the URL")
     except Exception as exc:  # dj-database-url raises ValueError/KeyError for bad URLs
-        raise ConfigError(
-            f"DATABASE_URL ({redact_url(url)}) cannot be used: {exc}. "
-            "Fix: copy it from your database add-on (heroku config:get DATABASE_URL)."
-        ) from exc
+        raise ConfigError(messages.DATABASE_URL_UNUSABLE, url=redact_url(url), error=exc) from exc
     default = current.get("default") if isinstance(current, dict) else None
     if isinstance(default, dict) and default:
         if _same_database(default, parsed):

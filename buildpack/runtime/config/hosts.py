@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from buildpack.runtime.launchers.forwarded import configured_hops
+from buildpack import envvars
 
 PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # What Django allows when DEBUG is on and ALLOWED_HOSTS is empty; kept if we add hosts.
@@ -41,22 +41,22 @@ def decide(
     """(settings to set, notes) for proxy header, allowed hosts and trusted origins."""
     updates: dict[str, Any] = {}
     notes: list[str] = []
-    on_dyno = bool(environ.get("DYNO"))
-    behind_proxy = configured_hops(environ) != 0
+    on_dyno = envvars.on_dyno(environ)
+    behind_proxy = envvars.proxy_hops(environ) != 0
     if on_dyno and behind_proxy and "SECURE_PROXY_SSL_HEADER" not in namespace:
         updates["SECURE_PROXY_SSL_HEADER"] = PROXY_SSL_HEADER
         notes.append("SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (behind the router)")
 
     current_hosts = list(namespace.get("ALLOWED_HOSTS") or [])
     wanted: list[str] = []
-    for item in split_list(environ.get("DJANGO_ALLOWED_HOSTS", "")):
+    for item in split_list(envvars.ALLOWED_HOSTS.value(environ)):
         host, cleaned = _host_only(item)
         if cleaned:
             notes.append(
                 f"DJANGO_ALLOWED_HOSTS entry {item!r} used as {host!r} (hosts have no scheme)"
             )
         wanted.append(host)
-    platform_host = environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip() if on_dyno else ""
+    platform_host = envvars.APP_HOST.value(environ) if on_dyno else ""
     if platform_host:
         wanted.append(platform_host)
     added = [h for h in dict.fromkeys(wanted) if h not in current_hosts]
@@ -67,7 +67,7 @@ def decide(
 
     current_origins = list(namespace.get("CSRF_TRUSTED_ORIGINS") or [])
     origins = []
-    for item in split_list(environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "")):
+    for item in split_list(envvars.CSRF_ORIGINS.value(environ)):
         origin = item if "://" in item else f"https://{item}"
         origin = origin.replace("://.", "://*.")  # Django's subdomain wildcard form
         if origin != item:

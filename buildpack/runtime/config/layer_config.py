@@ -1,8 +1,8 @@
 """Choose ``CHANNEL_LAYERS`` from the environment (the README's selection table).
 
 Pure: environment and the user's current setting in, a :class:`LayerDecision` out.
-Malformed values raise :class:`ConfigError` with a one-line explanation and fix; they never
-surface as a traceback.
+Malformed values raise :class:`~buildpack.messages.ConfigError` with a one-line explanation
+and fix (:mod:`buildpack.messages`); they never surface as a traceback.
 
 | environment                                   | layer                                          |
 |-----------------------------------------------|------------------------------------------------|
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from buildpack import messages
+from buildpack import envvars, messages
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_url
 from buildpack.runtime.layers import (
     MEMORY_BACKEND,
@@ -39,19 +40,11 @@ from buildpack.runtime.layers import (
 
 Mode = Literal["redis", "pubsub", "rabbitmq", "memory", "user"]
 REDIS_BACKENDS = (STOCK_REDIS_BACKEND, REDIS_BACKEND, PUBSUB_BACKEND, STOCK_PUBSUB_BACKEND)
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # channels_redis connects here when a layer has no "hosts".
 IMPLICIT_HOST = "redis://localhost:6379"
-LAYER_CHOICES = ("auto", "core", "redis", "pubsub", "memory", "rabbitmq", "keep")
-ADDON_FIX = "heroku addons:create heroku-redis:mini"
-
-
-class ConfigError(Exception):
-    """A configuration value we cannot use; the message says which and how to fix it."""
 
 
 @dataclass
@@ -68,57 +61,30 @@ class LayerDecision:
         return self.config is not None
 
 
-def flag(environ: Mapping[str, str], name: str) -> bool | None:
-    """A yes/no variable: True, False, or None when unset or ``auto``; ConfigError otherwise."""
-    raw = environ.get(name, "").strip().lower()
-    if raw in ("", "auto"):
-        return None
-    if raw in TRUE:
-        return True
-    if raw in FALSE:
-        return False
-    raise ConfigError(messages.FLAG_NOT_YES_NO.format(name=name, value=raw))
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(
-            f"{name}={raw!r} must be a positive whole number. Fix: e.g. {name}={default}"
-        )
-    return value
-
-
 def validate_redis_url(url: str, source: str) -> str:
     """Return *url* stripped, or raise ConfigError naming *source* (value redacted)."""
     value = url.strip()
     shown = redact_url(value)
     if not value:
-        raise ConfigError(f"{source} is empty. Fix: set it to redis://host:port or rediss://...")
+        raise ConfigError(messages.REDIS_URL_EMPTY, source=source)
     if any(ch.isspace() for ch in value):
-        raise ConfigError(f"{source} contains whitespace ({shown!r}). Fix: remove it.")
+        raise ConfigError(messages.REDIS_URL_WHITESPACE, source=source, shown=shown)
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"{source} is not a valid URL ({shown!r}: {exc}).") from exc
-    if parts.scheme not in REDIS_SCHEMES:
         raise ConfigError(
-            f"{source} has scheme {parts.scheme or 'none'!r} ({shown!r}); expected "
-            "redis://, rediss:// or unix://. Fix: copy the URL from your Redis provider."
-        )
+            messages.REDIS_URL_INVALID, source=source, shown=shown, error=exc
+        ) from exc
+    if parts.scheme not in REDIS_SCHEMES:
+        scheme = parts.scheme or "none"
+        raise ConfigError(messages.REDIS_URL_SCHEME, source=source, scheme=scheme, shown=shown)
     if parts.scheme == "unix" and not parts.path:
-        raise ConfigError(f"{source} has no socket path ({shown!r}). Fix: unix:///path/to/socket")
+        raise ConfigError(messages.REDIS_URL_NO_SOCKET, source=source, shown=shown)
     if parts.scheme != "unix" and not parts.hostname:
-        raise ConfigError(f"{source} has no host ({shown!r}). Fix: redis://host:port")
+        raise ConfigError(messages.REDIS_URL_NO_HOST, source=source, shown=shown)
     if port == 0:
-        raise ConfigError(f"{source} has port 0 ({shown!r}).")
+        raise ConfigError(messages.REDIS_URL_PORT_ZERO, source=source, shown=shown)
     return value
 
 
@@ -140,10 +106,11 @@ def _shard_identity(url: str) -> tuple[str, str, int, str]:
 def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """(urls, warnings): the shard list in a stable order, duplicates removed."""
     warnings: list[str] = []
-    raw_list = environ.get("CHANNELS_REDIS_URLS")
+    raw_list = envvars.REDIS_URLS.value(environ)
+    redis_url = envvars.REDIS_URL.raw(environ)
     entries: list[tuple[str, str]] = []
-    if raw_list is not None and raw_list.strip():
-        for item in re.split(r"[,\s]+", raw_list.strip()):
+    if raw_list:
+        for item in re.split(r"[,\s]+", raw_list):
             if not item:
                 continue
             if "://" in item:
@@ -151,22 +118,15 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
             elif _ENV_NAME.fullmatch(item):
                 value = environ.get(item, "")
                 if not value.strip():
-                    raise ConfigError(
-                        f"CHANNELS_REDIS_URLS names {item}, which is not set or empty. "
-                        f"Fix: heroku config:get {item} (check the add-on), "
-                        "or remove it from the list."
-                    )
+                    raise ConfigError(messages.REDIS_URLS_NAME_UNSET, name=item)
                 entries.append((value, item))
             else:
-                raise ConfigError(
-                    f"CHANNELS_REDIS_URLS entry {redact_url(item)!r} is neither a URL nor a config "
-                    "var name. Fix: list URLs or names, e.g. REDIS_URL,HEROKU_REDIS_ORANGE_URL"
-                )
-    elif "REDIS_URL" in environ:
-        if not environ["REDIS_URL"].strip():
-            warnings.append("REDIS_URL is set but empty, so it is ignored.")
+                raise ConfigError(messages.REDIS_URLS_ENTRY_INVALID, entry=redact_url(item))
+    elif redis_url is not None:
+        if not redis_url.strip():
+            warnings.append(messages.REDIS_URL_EMPTY_IGNORED)
         else:
-            entries.append((environ["REDIS_URL"], "REDIS_URL"))
+            entries.append((redis_url, envvars.REDIS_URL.name))
     urls: list[str] = []
     seen: dict[tuple[str, str, int, str], str] = {}
     for value, source in entries:
@@ -174,8 +134,9 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
         identity = _shard_identity(url)
         if identity in seen:
             warnings.append(
-                f"{source} is the same Redis as {seen[identity]} ({redact_url(url)}); "
-                "listed once (a shard twice would skew the hash ring)."
+                messages.REDIS_SHARD_TWICE.format(
+                    source=source, first=seen[identity], url=redact_url(url)
+                )
             )
             continue
         seen[identity] = source
@@ -184,7 +145,7 @@ def redis_urls(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
 
 
 def _tls_verify(environ: Mapping[str, str], on_dyno: bool) -> bool:
-    explicit = flag(environ, "CHANNELS_REDIS_TLS_VERIFY")
+    explicit = envvars.tls_verify(environ)
     return (not on_dyno) if explicit is None else explicit
 
 
@@ -197,15 +158,14 @@ def redis_host(url: str, verify_tls: bool) -> dict[str, Any]:
     return host
 
 
-_TUNABLES = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
-
-
 def _tunables(environ: Mapping[str, str], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Layer options: defaults, then the user's own values (*base*), then env variables."""
-    options: dict[str, Any] = {**_TUNABLES}
-    options.update({k: v for k, v in (base or {}).items() if k in (*_TUNABLES, "channel_capacity")})
-    for key, default in _TUNABLES.items():
-        options[key] = _positive_int(environ, f"CHANNELS_{key.upper()}", options[key] or default)
+    tunables = envvars.TUNABLES
+    options: dict[str, Any] = {key: variable.default for key, variable in tunables.items()}
+    options.update({k: v for k, v in (base or {}).items() if k in (*tunables, "channel_capacity")})
+    for key, variable in tunables.items():
+        fallback = options[key] or variable.default
+        options[key] = envvars.positive_number(variable, environ, fallback)
     return options
 
 
@@ -221,8 +181,8 @@ def _redis_decision(
 ) -> LayerDecision:
     verify = _tls_verify(environ, on_dyno)
     hosts = [redis_host(u, verify) for u in urls]
-    if environ.get("CHANNELS_REDIS_MAX_CONNECTIONS", "").strip():
-        size = _positive_int(environ, "CHANNELS_REDIS_MAX_CONNECTIONS", 3)
+    size = envvars.redis_max_connections(environ)
+    if size is not None:
         for host in hosts:
             host["max_connections"] = size
     if pubsub:
@@ -238,19 +198,15 @@ def _redis_decision(
 
 
 def _multi_process_warning(environ: Mapping[str, str]) -> list[str]:
-    dyno = environ.get("DYNO", "")
-    kind, _, index = dyno.partition(".")
+    dyno = envvars.DYNO.raw(environ) or ""
+    kind, index = envvars.dyno_kind_and_index(environ)
     if (
         not dyno
         or (kind == "web" and index in ("", "1"))
         or kind in ("run", "release", "scheduler")
     ):
         return []
-    return [
-        f"No Redis: this dyno ({dyno}) has its own in-memory channel layer, so group messages "
-        "and background jobs will NOT reach the other dynos. "
-        f"Fix: {ADDON_FIX} (REDIS_URL is used automatically)."
-    ]
+    return [messages.MEMORY_LAYER_ON_SEVERAL_DYNOS.format(dyno=dyno)]
 
 
 def _memory_decision(
@@ -345,15 +301,10 @@ def decide(
     rabbitmq_available: bool = False,
 ) -> LayerDecision:
     """The CHANNEL_LAYERS to use given *environ* and the user's setting *current*."""
-    choice = environ.get("CHANNELS_LAYER", "").strip().lower() or "auto"
-    if choice not in LAYER_CHOICES:
-        raise ConfigError(
-            f"CHANNELS_LAYER={choice!r} is not one of {', '.join(LAYER_CHOICES)}. "
-            "Fix: heroku config:set CHANNELS_LAYER=core (or unset it)."
-        )
+    choice = envvars.layer_choice(environ)
     if choice == "keep":
         return LayerDecision("user", None, ["your CHANNEL_LAYERS, untouched (CHANNELS_LAYER=keep)"])
-    on_dyno = bool(environ.get("DYNO"))
+    on_dyno = envvars.on_dyno(environ)
     urls, warnings = redis_urls(environ)
     default = current.get("default") if isinstance(current, dict) else None
     user_backend = default.get("BACKEND") if isinstance(default, dict) else None
@@ -363,10 +314,7 @@ def decide(
     elif choice in ("auto", "core", "redis", "pubsub") and urls:
         decision = _redis_decision(urls, choice == "pubsub", environ, on_dyno)
     elif choice in ("core", "redis", "pubsub"):
-        raise ConfigError(
-            f"CHANNELS_LAYER={choice} needs Redis but neither REDIS_URL nor CHANNELS_REDIS_URLS is "
-            f"set. Fix: {ADDON_FIX}"
-        )
+        raise ConfigError(messages.LAYER_NEEDS_REDIS, choice=choice)
     else:
         user_options = default.get("CONFIG") if isinstance(default, dict) else None
         decision = _amqp_or_memory(
@@ -389,22 +337,17 @@ def _amqp_or_memory(
     rabbitmq_available: bool,
     warnings: list[str],
 ) -> LayerDecision:
-    amqp_var = next(
-        (v for v in ("CLOUDAMQP_URL", "RABBITMQ_URL") if environ.get(v, "").strip()), ""
-    )
-    if choice in ("auto", "rabbitmq") and amqp_var:
+    amqp = next((v for v in envvars.AMQP_URLS if v.value(environ)), None)
+    if choice in ("auto", "rabbitmq") and amqp is not None:
         if rabbitmq_available:
-            url = environ[amqp_var].strip()
+            url = amqp.value(environ)
             config = {"BACKEND": RABBITMQ_BACKEND, "CONFIG": {"host": url}}
             note = f"channels_rabbitmq ({redact_url(url)}; no background-worker channels)"
             return LayerDecision("rabbitmq", {"default": config}, [note])
         if choice == "rabbitmq":
-            raise ConfigError(
-                "CHANNELS_LAYER=rabbitmq but channels_rabbitmq is not installed. "
-                "Fix: add channels-rabbitmq to your dependencies."
-            )
-        warnings.append(f"{amqp_var} is set but channels_rabbitmq is not installed; not used.")
+            raise ConfigError(messages.RABBITMQ_NOT_INSTALLED)
+        warnings.append(messages.RABBITMQ_UNUSED.format(variable=amqp.name))
     elif choice == "rabbitmq":
-        raise ConfigError("CHANNELS_LAYER=rabbitmq needs CLOUDAMQP_URL or RABBITMQ_URL.")
+        raise ConfigError(messages.RABBITMQ_NEEDS_URL)
     replaced = user_backend if user_backend == STOCK_MEMORY_BACKEND else None
     return _memory_decision(environ, replaced, user_options)

@@ -24,27 +24,14 @@ import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from buildpack import log
+from buildpack import envvars, log
+from buildpack.messages import ConfigError
 from buildpack.redact import redact_text
 from buildpack.runtime.config import database, hosts, layer_config
-from buildpack.runtime.config.layer_config import ConfigError
 
-SWITCH = "CHANNELS_BUILDPACK_SETTINGS"
-QUIET = "CHANNELS_BUILDPACK_QUIET"
 CHECKS_APP = "buildpack.apps.ChannelsBuildpackConfig"
 CONFIGURED_FLAG = "_channels_buildpack_configured"  # lower case: Django ignores it
 MODE_FLAG = "_channels_buildpack_mode"
-
-
-def enabled(environ: Mapping[str, str]) -> bool:
-    """False only when the switch says off (the explicit one-liner applies by default)."""
-    return environ.get(SWITCH, "").strip().lower() not in layer_config.FALSE
-
-
-def quiet(environ: Mapping[str, str]) -> bool:
-    """True when the start-up line is silenced (``CHANNELS_BUILDPACK_QUIET=1``; ``0`` is not)."""
-    value = environ.get(QUIET, "").strip().lower()
-    return bool(value) and value not in layer_config.FALSE
 
 
 def configure(
@@ -59,7 +46,8 @@ def configure(
     error, prints what is wrong and how to fix it and exits (no traceback).
     """
     environ = os.environ if environ is None else environ
-    if namespace.get(CONFIGURED_FLAG) or not enabled(environ):
+    # The switch applies to the explicit one-liner too: on unless it says off.
+    if namespace.get(CONFIGURED_FLAG) or not envvars.settings_enabled(environ):
         return []
     namespace[CONFIGURED_FLAG] = True
     try:
@@ -67,9 +55,10 @@ def configure(
     except ConfigError as exc:
         log.runtime_error("settings", str(exc))
         raise SystemExit(1) from None
-    if announce and not quiet(environ):
+    if announce and not envvars.quiet(environ):
         module = namespace.get("__name__", "settings")
-        line = f"{module}: " + " | ".join(notes) + f" (disable: {SWITCH}=off)"
+        switch = envvars.SETTINGS.name
+        line = f"{module}: " + " | ".join(notes) + f" (disable: {switch}=off)"
         log.runtime("settings", redact_text(line))
     return notes
 

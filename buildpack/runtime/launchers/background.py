@@ -3,7 +3,8 @@
 Used by ``channels-buildpack worker`` and, in single-process mode, inside the web process.
 Compared with ``manage.py runworker``:
 
-* channel names are discovered from the application (no list in the Procfile);
+* channel names are discovered from the application (no list in the Procfile:
+  :mod:`buildpack.runtime.ops.background_channels`);
 * ``concurrency`` consumer instances per channel, each handling one message at a time;
 * a message is only taken from the layer when an instance is idle, so on SIGTERM nothing
   is half-taken: receiving stops, in-flight handlers finish, then the process exits;
@@ -18,10 +19,9 @@ Compared with ``manage.py runworker``:
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from buildpack import log, messages
@@ -32,43 +32,13 @@ ERROR_LOG_EVERY = 30.0
 Receiver = Callable[[str], Awaitable[dict[str, Any]]]
 
 
-def find_channel_router(application: Any, depth: int = 0) -> Any | None:
-    """The ``ChannelNameRouter`` under the ``"channel"`` key, through middleware wrappers."""
-    from channels.routing import ChannelNameRouter, ProtocolTypeRouter
-
-    if application is None or depth > 12:
-        return None
-    if isinstance(application, ChannelNameRouter):
-        return application
-    if isinstance(application, ProtocolTypeRouter):
-        return find_channel_router(application.application_mapping.get("channel"), depth + 1)
-    for attr in ("application", "inner", "app"):
-        inner = getattr(application, attr, None)
-        if inner is not None and inner is not application:
-            found = find_channel_router(inner, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def discover_channels(application: Any) -> list[str]:
-    """Background channel names the application routes, sorted."""
-    router = find_channel_router(application)
-    return sorted(router.application_mapping) if router is not None else []
-
-
-def select_channels(channels: Iterable[str], only: list[str], exclude: list[str]) -> list[str]:
-    """Apply ``--only``/``--exclude`` glob patterns (the seed's --only/--exclude-channels)."""
-    chosen = [c for c in channels if not only or any(fnmatch.fnmatchcase(c, p) for p in only)]
-    return [c for c in chosen if not any(fnmatch.fnmatchcase(c, p) for p in exclude)]
-
-
 def receiver_for(layer: Any) -> Receiver:
     """The receive function to use: exactly-once for any channels_redis core layer."""
     try:
         from channels_redis.core import RedisChannelLayer
     except ImportError:
         return layer.receive  # type: ignore[no-any-return]
+    # late import: our Redis layer needs channels_redis, which an app on another layer lacks
     from buildpack.runtime.layers.redis import RedisChannelLayer as Ours
     from buildpack.runtime.layers.redis import receive_exactly_once
 
@@ -123,7 +93,7 @@ class _Slot:
             details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             log.runtime_error(
                 self.worker.component,
-                messages.CONSUMER_RAISED.format(channel=self.channel) + "\n" + details.rstrip(),
+                messages.CONSUMER_RAISED.format(channel=self.channel, traceback=details.rstrip()),
             )
         self.task = None
         self.idle.set()
@@ -234,6 +204,7 @@ class ChannelWorker:
     async def _stop_reading(self) -> None:
         """Stop the layer's blocking reader: what it pops for nobody goes back to Redis."""
         try:
+            # late import: the reader needs redis-py, which an app on another layer lacks
             from buildpack.runtime.layers.reader import stop_reading
         except ImportError:  # no redis-py: not a Redis layer
             return
@@ -241,4 +212,4 @@ class ChannelWorker:
             try:
                 await asyncio.wait_for(stop_reading(self.layer), 10)
             except Exception as exc:
-                log.runtime_warning(self.component, f"stopping the layer's reader: {exc}")
+                log.runtime_warning(self.component, messages.READER_STOP_FAILED.format(error=exc))

@@ -1,4 +1,6 @@
-"""Start-up shared by the web and worker launchers.
+"""Start-up shared by the web and worker launchers, after the settings are loaded
+(:mod:`buildpack.runtime.config.loading`): the user's ASGI application, then one look at
+each Redis host of the channel layer.
 
 Order matters for speed and correctness: working directory and settings module first
 (cheap, static), Django settings next (the settings layer hooks in here), the user's ASGI
@@ -7,90 +9,29 @@ application last.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.core.pysource import ModuleIndex, SourceError, setdefault_settings_module
+from buildpack.messages import LaunchError
 from buildpack.redact import redact_url
-from buildpack.runtime.config import autoload
-from buildpack.runtime.config.settings import SWITCH, enabled
-from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.config import loading
+from buildpack.runtime.layers.limits import fit_to_server
 from buildpack.runtime.layers.resilience import is_certificate_error
-
-
-class LaunchError(Exception):
-    """A start-up problem the user can fix; the message says how."""
-
-
-def prepare(chdir: str | None, app_path: str | None) -> Path:
-    """Enter the project directory, fix ``sys.path``, choose the settings module, hook the layer."""
-    if chdir:
-        try:
-            os.chdir(chdir)
-        except OSError as exc:
-            raise LaunchError(
-                messages.CHDIR_MISSING.format(path=chdir, cwd=str(Path.cwd()))
-            ) from exc
-    cwd = Path.cwd()
-    if str(cwd) not in sys.path:
-        sys.path.insert(0, str(cwd))
-    os.environ.setdefault(SWITCH, "on")
-    os.environ.setdefault("CHANNELS_BUILDPACK_SERVER", "asgi")
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        module = static_settings_module(app_path, cwd)
-        if module is None:
-            raise LaunchError(
-                messages.SETTINGS_UNKNOWN_AT_RUNTIME.format(app=app_path or "the ASGI module")
-            )
-        os.environ["DJANGO_SETTINGS_MODULE"] = module
-    if enabled(os.environ):
-        autoload.install()
-    return cwd
-
-
-def static_settings_module(app_path: str | None, cwd: Path) -> str | None:
-    """The settings module the ASGI module or manage.py would set (read, not imported)."""
-    index = ModuleIndex([cwd], cwd)
-    candidates = []
-    if app_path:
-        module = index.find(app_path.partition(":")[0])
-        if module:
-            candidates.append(module.path)
-    candidates.append(cwd / "manage.py")
-    for path in candidates:
-        if path.is_file():
-            try:
-                from buildpack.core.pysource import parse_file
-
-                found = setdefault_settings_module(parse_file(path, path.name))
-            except SourceError:
-                continue
-            if found:
-                return found
-    return None
-
-
-def load_settings() -> Any:
-    """Import the Django settings (the settings layer runs now) and return them."""
-    from django.conf import settings
-
-    settings.INSTALLED_APPS  # noqa: B018 - forces the settings module import
-    return settings
 
 
 def app_path_or_setting(app_path: str | None, command: str) -> str:
     """``module:attr`` from the argument, else from ``settings.ASGI_APPLICATION``."""
     if app_path:
         return app_path if ":" in app_path else f"{app_path}:application"
-    target = getattr(load_settings(), "ASGI_APPLICATION", None)
+    target = getattr(loading.load_settings(), "ASGI_APPLICATION", None)
     if not target:
-        raise LaunchError(messages.APP_PATH_UNKNOWN.format(command=command))
+        raise LaunchError(messages.APP_PATH_UNKNOWN, command=command)
     module, _, attr = str(target).rpartition(".")
     return f"{module}:{attr}"
 
@@ -103,14 +44,13 @@ def import_application(app_path: str) -> Any:
         module = _import(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise LaunchError(
-                messages.APP_MODULE_NOT_FOUND.format(module=module_name, cwd=str(Path.cwd()))
-            ) from exc
+            cwd = str(Path.cwd())
+            raise LaunchError(messages.APP_MODULE_NOT_FOUND, module=module_name, cwd=cwd) from exc
         raise
     try:
         return getattr(module, attr)
     except AttributeError as exc:
-        raise LaunchError(messages.APP_ATTR_MISSING.format(module=module_name, attr=attr)) from exc
+        raise LaunchError(messages.APP_ATTR_MISSING, module=module_name, attr=attr) from exc
 
 
 def _import(module_name: str) -> Any:
@@ -124,19 +64,6 @@ def _import(module_name: str) -> Any:
 
         django.setup(set_prefix=False)
         return importlib.import_module(module_name)
-
-
-def layer_backend(settings: Any, alias: str = "default") -> str | None:
-    """The configured BACKEND of a channel layer alias."""
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    config = layers.get(alias) if isinstance(layers, dict) else None
-    return config.get("BACKEND") if isinstance(config, dict) else None
-
-
-def single_process(settings: Any) -> bool:
-    """True when the layer is in-memory (or absent): everything must run in one process."""
-    backend = layer_backend(settings)
-    return backend is None or backend in MEMORY_BACKENDS
 
 
 def _layer_addresses(layer: Any) -> list[str]:
@@ -166,11 +93,6 @@ async def probe_layer(
 
 
 async def _fit_to_server(layer: Any, timeout: float, processes: int, worker: bool) -> None:
-    import asyncio
-    import contextlib
-
-    from buildpack.runtime.layers.limits import fit_to_server
-
     pubsub = hasattr(layer, "_queue")
     fit = fit_to_server(layer, dyno_processes=processes, worker=worker, pubsub=pubsub)
     with contextlib.suppress(Exception):  # a start-up hint must never stop the start
@@ -185,18 +107,15 @@ async def _probe_hosts(layer: Any, timeout: float) -> None:
     elif hasattr(layer, "group_send"):
         shown = ", ".join(addresses) or "the channel layer"
         attempts = [(shown, partial(layer.group_send, "cbp-probe", {"type": "probe"}))]
-    import asyncio
-
     for address, call in attempts:
         try:
             await asyncio.wait_for(call(), timeout)
         except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"
             if is_certificate_error(exc):
+                untrusted = "CERTIFICATE_VERIFY_FAILED"
                 raise LaunchError(
-                    messages.REDIS_TLS_UNTRUSTED.format(
-                        url=address, detail="CERTIFICATE_VERIFY_FAILED"
-                    )
+                    messages.REDIS_TLS_UNTRUSTED, url=address, detail=untrusted
                 ) from exc
             log.runtime_warning(
                 "redis", messages.REDIS_UNREACHABLE_AT_START.format(url=address, detail=detail)

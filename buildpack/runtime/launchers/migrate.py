@@ -8,21 +8,19 @@ exits makes it stop every other process, so there it stays up, idle, after migra
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 
 COMPONENT = "release"
-LOCAL_MANAGER_VARS = ("HONCHO_PROCESS_NAME", "FOREMAN_WORKER_NAME")
 
 
 def under_local_process_manager() -> bool:
     """True when honcho/foreman started us (they stop everything when one process exits)."""
-    return any(os.environ.get(name) for name in LOCAL_MANAGER_VARS) and not os.environ.get("DYNO")
+    return envvars.local_process_manager() and not envvars.on_dyno()
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """``channels-buildpack web [module:attr] [--chdir DIR]``: Daphne (or uvicorn, with
-``CHANNELS_WEB_SERVER=uvicorn``: see :mod:`.engines`) on ``$PORT``, done right.
+``CHANNELS_WEB_SERVER=uvicorn``: see :mod:`buildpack.runtime.web.engines`) on ``$PORT``, done right.
 
 * binds ``$PORT`` first, on ``[::]`` dual-stack, before importing anything slow;
 * proxy headers on (client address and https from the router; the address is the entry the
@@ -8,7 +8,8 @@
 * ``WEB_CONCURRENCY`` > 1 with a cross-process layer: that many processes sharing
   the socket, supervised; with the in-memory layer: one process, and the log says why;
 * single-process mode (no Redis): background channels are served in this process too;
-* Django's sync request path in one thread hop (:mod:`.fastpath`, ``CHANNELS_HTTP_FAST_PATH``);
+* Django's sync request path in one thread hop (:mod:`buildpack.runtime.web.fastpath`,
+  ``CHANNELS_HTTP_FAST_PATH``);
 * graceful SIGTERM/SIGINT within ``CHANNELS_SHUTDOWN_TIMEOUT`` (default 25 s).
 """
 
@@ -23,62 +24,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from buildpack import log, messages
-from buildpack.runtime.launchers import (
-    bootstrap,
-    engines,
-    fastpath,
-    forwarded,
-    oldconns,
-    sockets,
+from buildpack import envvars, log, messages
+from buildpack.messages import LaunchError
+from buildpack.runtime.config import active_layer, loading
+from buildpack.runtime.launchers import bootstrap
+from buildpack.runtime.web import engines, fastpath, oldconns, sockets
+from buildpack.runtime.web.supervisor import (
+    CANNOT_START,
+    SCALED,
+    SINGLE,
+    Supervisor,
+    child_environment,
 )
-from buildpack.runtime.launchers.bootstrap import LaunchError
-from buildpack.runtime.launchers.supervisor import CANNOT_START, SCALED, SINGLE
 
 COMPONENT = "web"
-DEFAULT_PORT = 8000
-DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        log.runtime_warning(
-            COMPONENT, messages.ENV_NOT_A_NUMBER.format(name=name, value=raw, default=default)
-        )
-        return default
-
-
-def shutdown_timeout() -> float:
-    """Seconds allowed for a graceful stop (Heroku sends SIGKILL 30 s after SIGTERM)."""
-    raw = os.environ.get("CHANNELS_SHUTDOWN_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_SHUTDOWN_TIMEOUT
-    except ValueError:
-        value = DEFAULT_SHUTDOWN_TIMEOUT
-    return value if value > 0 else DEFAULT_SHUTDOWN_TIMEOUT
-
-
-def describe_layer(settings: Any) -> str:
-    """``Backend (redacted hosts)`` from settings, without connecting."""
-    from buildpack.redact import redact_url
-
-    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
-    default = layers.get("default") or {}
-    backend = str(default.get("BACKEND", "none"))
-    hosts = (default.get("CONFIG") or {}).get("hosts") or []
-    shown = []
-    for host in hosts:
-        address = host.get("address", host.get("host")) if isinstance(host, dict) else host
-        shown.append(redact_url(str(address)) if "://" in str(address) else str(address))
-    return f"{backend} ({', '.join(shown)})" if shown else backend
+def _number(variable: envvars.Variable[int]) -> int:
+    """A whole-number variable; a bad value is one warning line and the default."""
+    return envvars.whole_number(variable, warn=lambda text: log.runtime_warning(COMPONENT, text))
 
 
 def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code."""
-    port = args.port or _int_env("PORT", DEFAULT_PORT)
+    port = args.port or _number(envvars.PORT)
     try:
         engines.selected(os.environ)
         fastpath.enabled(os.environ)
@@ -95,11 +64,11 @@ def main(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        bootstrap.prepare(args.chdir, args.app)
+        loading.prepare(args.chdir, args.app)
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
-    requested = args.processes or _int_env("WEB_CONCURRENCY", 1)
+    requested = args.processes or _number(envvars.WEB_CONCURRENCY)
     if requested <= 1:
         return _serve(args, sock.detach(), child=False, where=where)
     return _supervise(args, sock, requested)
@@ -117,15 +86,13 @@ def _start_line(
     fast = fastpath.describe(fastpath.enabled(os.environ))
     return (
         f"{engine.describe()} on {where} | processes {processes} | "
-        f"layer {describe_layer(settings)} | mode {mode} | {fast} | pid {os.getpid()}"
+        f"layer {active_layer.describe(settings)} | mode {mode} | {fast} | pid {os.getpid()}"
     )
 
 
 def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) -> int:
     """Pre-fork: process 0 loads the settings and reports the mode; the rest follow if the
     layer crosses processes. The supervisor itself never imports Django (it stays small)."""
-    from buildpack.runtime.config.settings import QUIET
-    from buildpack.runtime.launchers.supervisor import Supervisor, child_environment
 
     cwd = str(Path.cwd())
 
@@ -136,7 +103,8 @@ def _supervise(args: argparse.Namespace, sock: socket.socket, requested: int) ->
         command += ["--processes", str(requested)]
         return command + (["--report-fd", str(report_fd)] if report_fd is not None else [])
 
-    supervisor = Supervisor(sock, command_for, shutdown_timeout(), child_environment({QUIET: "1"}))
+    quiet = child_environment({envvars.QUIET.name: "1"})  # the settings line: once, by process 0
+    supervisor = Supervisor(sock, command_for, envvars.shutdown_timeout(), quiet)
     supervisor.install_signals()
     # Process 0 starts importing the app right away, prints the start-up lines and reports
     # whether the others may start (not with the in-memory layer).
@@ -171,12 +139,12 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
             os.environ, lambda text: log.runtime_warning(COMPONENT, text)
         )
         if child:
-            bootstrap.prepare(args.chdir, args.app)
-        settings = bootstrap.load_settings()
+            loading.prepare(args.chdir, args.app)
+        settings = loading.load_settings()
         oldconns.install()  # before the app can open a database connection
         if fastpath.enabled(os.environ):
             fastpath.install()
-        single = bootstrap.single_process(settings)
+        single = active_layer.single_process(settings)
         if args.report_fd is not None:
             _report_mode(args, engine, settings, single)
         application = bootstrap.import_application(bootstrap.app_path_or_setting(args.app, "web"))
@@ -185,8 +153,9 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         return 1  # may be passing (the app's import): the supervisor retries
     from channels.layers import get_channel_layer
 
-    from buildpack.runtime.launchers.rejections import RejectionLogger
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
     from buildpack.runtime.ops import autoscale, heartbeat
+    from buildpack.runtime.web.rejections import RejectionLogger
 
     layer = get_channel_layer()
     application = autoscale.wrap(application, layer)  # off unless a metrics token is set
@@ -208,17 +177,17 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
         for beat in beats:  # status stops listing this process as it stops accepting
             await beat.stop()
 
-    plan = engines.Plan(
+    setup = engines.ServerSetup(
         application=RejectionLogger(_static_files_in_debug(application)),
         fileno=fileno,
         shared=child,
         background=background,
-        shutdown_timeout=shutdown_timeout(),
+        shutdown_timeout=envvars.shutdown_timeout(),
         hops=_proxy_hops(),
         on_running=on_running,
         on_stopping=on_stopping,
     )
-    exit_code = int(engine.serve(plan))
+    exit_code = int(engine.serve(setup))
     # A dyno stop signals every process; a late duplicate must not kill us mid-exit.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -226,7 +195,9 @@ def _serve(args: argparse.Namespace, fileno: int, *, child: bool, where: str = "
 
 
 def _background(application: Any, layer: Any) -> Any:
-    from buildpack.runtime.launchers.background import ChannelWorker, discover_channels
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
+    from buildpack.runtime.launchers.background import ChannelWorker
+    from buildpack.runtime.ops.background_channels import discover_channels
 
     channels = discover_channels(application)
     return ChannelWorker(application, channels, layer, component=COMPONENT) if channels else None
@@ -234,9 +205,9 @@ def _background(application: Any, layer: Any) -> Any:
 
 def _proxy_hops() -> int:
     """``CHANNELS_PROXY_HOPS``: how many proxies in front append to X-Forwarded-For."""
-    hops = forwarded.configured_hops(os.environ)
-    if hops is None:  # not a whole number: _int_env says so and gives the default
-        hops = _int_env(forwarded.HOPS_VARIABLE, forwarded.DEFAULT_HOPS)
+    hops = envvars.proxy_hops()
+    if hops is None:  # not a whole number: _number says so and gives the default
+        hops = _number(envvars.PROXY_HOPS)
     return hops
 
 
@@ -266,6 +237,7 @@ def _after_start(
     """Start-up work in the loop, in order: the Redis probe, which fits this process's client
     budget to the server (2 on a 20-client plan), then the heartbeat, whose commands would
     otherwise open a connection before that budget is known."""
+    # late import: loaded after the port is bound (the platform's boot check waits for it)
     from buildpack.runtime.ops import heartbeat
 
     async def probe_then_beat() -> None:

@@ -14,29 +14,27 @@ import os
 import signal
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
+from buildpack.messages import LaunchError
+from buildpack.runtime.config import active_layer, loading
 from buildpack.runtime.launchers import bootstrap
-from buildpack.runtime.launchers.background import ChannelWorker, discover_channels, select_channels
-from buildpack.runtime.launchers.bootstrap import LaunchError
-from buildpack.runtime.launchers.web import describe_layer, shutdown_timeout
+from buildpack.runtime.launchers.background import ChannelWorker
 from buildpack.runtime.layers import STOCK_PUBSUB_BACKEND
 from buildpack.runtime.ops import heartbeat
+from buildpack.runtime.ops.background_channels import discover_channels, select_channels
 
 COMPONENT = "worker"
 
 
 def _concurrency(value: int | None) -> int:
-    if value:
-        return max(1, value)
-    raw = os.environ.get("CHANNELS_WORKER_CONCURRENCY", "").strip()
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return max(1, value) if value else envvars.worker_concurrency()
 
 
 def main(args: argparse.Namespace) -> int:
     """Entry point; returns the exit code."""
     try:
-        bootstrap.prepare(args.chdir, args.app)
-        settings = bootstrap.load_settings()
+        loading.prepare(args.chdir, args.app)
+        settings = loading.load_settings()
         app_path = bootstrap.app_path_or_setting(args.app, "worker")
         application = bootstrap.import_application(app_path)
     except LaunchError as exc:
@@ -69,7 +67,7 @@ async def _run(
     args: argparse.Namespace,
 ) -> int:
     stop = asyncio.ensure_future(_wait_for_signal())
-    if bootstrap.single_process(settings):
+    if active_layer.single_process(settings):
         log.runtime(
             COMPONENT, messages.WORKER_IDLE_NO_REDIS.format(channels=", ".join(available) or "none")
         )
@@ -90,7 +88,7 @@ async def _run(
     except LaunchError as exc:
         log.runtime_error(COMPONENT, str(exc))
         return 1
-    if bootstrap.layer_backend(settings) == STOCK_PUBSUB_BACKEND:
+    if active_layer.backend(settings) == STOCK_PUBSUB_BACKEND:
         log.runtime_warning(COMPONENT, messages.WORKER_PUBSUB)
     worker = ChannelWorker(application, channels, layer, concurrency=concurrency)
     worker.start()
@@ -100,12 +98,12 @@ async def _run(
     log.runtime(
         COMPONENT,
         f"serving {', '.join(channels)} ({worker.concurrency} consumer(s) per channel) | "
-        f"layer {describe_layer(settings)} | pid {os.getpid()}",
+        f"layer {active_layer.describe(settings)} | pid {os.getpid()}",
     )
     reason = await stop
     if beat is not None:
         await beat.stop()  # status stops listing this process as it stops taking messages
-    timeout = shutdown_timeout()
+    timeout = envvars.shutdown_timeout()
     log.runtime(
         COMPONENT,
         f"stopping ({reason}): no new messages, waiting for {worker.busy} in flight "

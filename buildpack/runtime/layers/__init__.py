@@ -4,8 +4,8 @@
   the pub/sub layer with exactly-once background channels. Built from:
   :mod:`.reader` (one blocking reader per process), :mod:`.connections` (connection options,
   the budgeted command pool), :mod:`.resilience` (retries, outage log, background work),
-  :mod:`.pubsub` (the pub/sub layer's connections) and :mod:`.limits` (the server's client
-  limit at start).
+  :mod:`.pubsub` (the pub/sub layer's connections), :mod:`.limits` (the server's client
+  limit at start) and :mod:`.formation` (how many clients the app's processes need).
 * :mod:`buildpack.runtime.layers.memory`: in-memory, safe across threads and event loops.
 """
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool
 
+from buildpack import envvars
 from buildpack.runtime.layers.resilience import (
     OUTAGE,
     RETRY_BACKOFF,
@@ -43,7 +44,8 @@ CONNECT_TIMEOUT = 5.0
 # Ping a pooled connection before reuse when it sat idle this long (half-open sockets
 # after a failover or a NAT timeout are found before a real command is lost on them).
 HEALTH_CHECK_INTERVAL = 30
-DEFAULT_CLIENT_BUDGET = 3  # per process and Redis host: 1 reader + up to 2 for commands
+# per process and Redis host: 1 reader + up to 2 for commands (CHANNELS_REDIS_MAX_CONNECTIONS)
+DEFAULT_CLIENT_BUDGET = envvars.REDIS_MAX_CONNECTIONS.default
 POOL_WAIT_TIMEOUT = 20.0
 DEFAULT_PATIENCE = 60.0  # how long a refused command keeps trying (the default expiry)
 IDLE_TRIM_SECONDS = 5.0  # an idle connection beyond KEEP_OPEN is closed after this long

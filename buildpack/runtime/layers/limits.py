@@ -5,7 +5,7 @@ The limit is ``maxclients`` from ``INFO clients``, or ``CONFIG GET maxclients`` 
 does not show it (CONFIG is often disabled on managed Redis); when neither answers,
 nothing is said and the default budget stays. What is needed
 is the larger of the formation this process can see
-(:func:`~buildpack.runtime.config.formation.visible_formation`) and the clients connected
+(:func:`~buildpack.runtime.layers.formation.visible_formation`) and the clients connected
 right now by everyone else plus this dyno's own. One warning line per Redis host.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from buildpack import log, messages
 from buildpack.redact import redact_url
-from buildpack.runtime.config.formation import (
+from buildpack.runtime.layers.formation import (
     STEADY_CLIENTS,
     over_limit_message,
     visible_formation,

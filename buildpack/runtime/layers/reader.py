@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from buildpack import log
+from buildpack import log, messages
 from buildpack.runtime.aio import raise_if_cancelled
 from buildpack.runtime.layers.connections import blocking_pool, connection_defaults
 from buildpack.runtime.layers.resilience import (
@@ -149,7 +149,8 @@ class Reader:
                     outage_for(exc).failed(exc)
                     await asyncio.sleep(next(delays, RETRY_BACKOFF[-1]))
                 else:
-                    log.runtime_error("redis", f"channel layer reader: {type(exc).__name__}: {exc}")
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.runtime_error("redis", messages.READER_FAILED.format(error=error))
                     await asyncio.sleep(RETRY_BACKOFF[-1])
                 continue
             delays = iter(RETRY_BACKOFF)

@@ -52,6 +52,7 @@ from channels_redis.core import RedisLoopLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer as StockPubSubChannelLayer
 from channels_redis.utils import _wrap_close
 
+from buildpack.redact import redact_url
 from buildpack.runtime.layers.connections import (
     CONNECT_TIMEOUT,
     DEFAULT_CLIENT_BUDGET,
@@ -60,6 +61,7 @@ from buildpack.runtime.layers.connections import (
     connection_defaults,
     harden_hosts,
 )
+from buildpack.runtime.layers.pubsub import BudgetLoopLayer
 from buildpack.runtime.layers.reader import WAKE_PREFIX, Receiver, receiver_of, stop_reading
 from buildpack.runtime.layers.recovery import GROUP_ADD_SCRIPT, Memberships
 from buildpack.runtime.layers.resilience import retrying
@@ -328,8 +330,6 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
 
 def layer_summary(layer: Any) -> str:
     """Short description of a layer instance for start-up lines (no secrets)."""
-    from buildpack.redact import redact_url
-
     hosts = getattr(layer, "hosts", None) or []
     addresses = []
     for host in hosts:
@@ -368,8 +368,6 @@ class RedisPubSubChannelLayer(StockPubSubChannelLayer):  # type: ignore[misc]
 
     def _get_layer(self) -> Any:
         """This loop's pub/sub half, publishing through the queue's command pool."""
-        from buildpack.runtime.layers.pubsub import BudgetLoopLayer
-
         loop = asyncio.get_running_loop()
         layer = self._layers.get(loop)
         if layer is None:

@@ -22,24 +22,19 @@ import hmac
 import json
 import logging
 import math
-import os
 import re
-import shlex
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from buildpack import envvars
 from buildpack.runtime.ops import layer_state
+from buildpack.runtime.ops.background_channels import discover_channels, worker_process_types
 from buildpack.runtime.ops.heartbeat import redis_layer
 
 METRICS_PATH = "/.channels-buildpack/metrics"
-TOKEN_VARIABLE = "CHANNELS_METRICS_TOKEN"
-HIREFIRE_VARIABLE = "HIREFIRE_TOKEN"
-HIREFIRE_METRIC_VARIABLE = "CHANNELS_HIREFIRE_METRIC"
 HIREFIRE_PATH = re.compile(r"^/hirefire/([^/]*)/info/?$")
 READ_TIMEOUT = 5.0
-PROCFILE_SEARCH_DEPTH = 3
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"cache-control", b"must-revalidate, private, max-age=0"),
@@ -53,54 +48,12 @@ def token_matches(given: str, expected: str) -> bool:
 
 def wrap(application: Any, layer: Any, environ: Mapping[str, str] | None = None) -> Any:
     """The application behind the endpoint when a token is set, else the application itself."""
-    environ = os.environ if environ is None else environ
-    token = environ.get(TOKEN_VARIABLE, "").strip()
-    hirefire = environ.get(HIREFIRE_VARIABLE, "").strip()
+    token = envvars.METRICS_TOKEN.value(environ)
+    hirefire = envvars.HIREFIRE_TOKEN.value(environ)
     if not token and not hirefire:
         return application
-    metric = environ.get(HIREFIRE_METRIC_VARIABLE, "").strip().lower() or "depth"
-    return AutoscaleEndpoint(application, layer, token, hirefire, latency=metric == "latency")
-
-
-def find_procfile(start: Path) -> Path | None:
-    """The Procfile in *start* or up to three folders above (``--chdir`` apps)."""
-    for folder in [start, *start.parents][: PROCFILE_SEARCH_DEPTH + 1]:
-        if (folder / "Procfile").is_file():
-            return folder / "Procfile"
-    return None
-
-
-def _served_by(command: str, channels: list[str]) -> list[str] | None:
-    """The channels a Procfile command consumes, or None when it is not a worker."""
-    from buildpack.core.procfile import _runworker_channels
-    from buildpack.runtime.launchers.background import select_channels
-
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    if "runworker" in words:
-        return [c for c in _runworker_channels(words) if c in channels]
-    if len(words) > 1 and words[0].endswith("channels-buildpack") and words[1] == "worker":
-        from buildpack.cli import build_parser
-
-        parsed, _ = build_parser().parse_known_args(words[1:])
-        return select_channels(channels, parsed.only, parsed.exclude)
-    return None
-
-
-def worker_process_types(channels: list[str], start: Path | None = None) -> dict[str, list[str]]:
-    """Process type -> channels it serves, from the Procfile (``{"worker": all}`` without one)."""
-    from buildpack.core.procfile import parse
-
-    path = find_procfile(start or Path.cwd())
-    types: dict[str, list[str]] = {}
-    if path is not None:
-        for name, command in parse(path.read_text(encoding="utf-8", errors="replace")).items():
-            served = _served_by(command, channels)
-            if served is not None:
-                types[name] = served
-    return types or {"worker": list(channels)}
+    latency = envvars.hirefire_latency(environ)
+    return AutoscaleEndpoint(application, layer, token, hirefire, latency=latency)
 
 
 async def channel_numbers(layer: Any, channels: list[str]) -> list[layer_state.ChannelStat]:
@@ -145,8 +98,6 @@ class AutoscaleEndpoint:
     def channels(self) -> list[str]:
         """Background channels of the wrapped application (found once)."""
         if self._channels is None:
-            from buildpack.runtime.launchers.background import discover_channels
-
             self._channels = discover_channels(self.application)
         return self._channels
 

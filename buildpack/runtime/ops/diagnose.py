@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildpack import messages
-from buildpack.core.doctor import Finding
-from buildpack.core.plan import Plan
+from buildpack import envvars, messages
+from buildpack.core.findings import Finding
+from buildpack.messages import StatusError
 from buildpack.redact import redact_text, redact_url
+from buildpack.runtime.config import active_layer, loading
+from buildpack.runtime.config.hosts import split_list
+from buildpack.runtime.layers import MEMORY_BACKENDS
 from buildpack.runtime.layers.resilience import is_certificate_error
+from buildpack.runtime.ops.layer_state import close_clients, host_address, open_clients, queue_layer
 
 ASSUMED_DYNO = "web.1"
 REDIS_TIMEOUT = 5.0
@@ -37,14 +41,18 @@ class LiveReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def live_checks(plan: Plan, root: Path, host: str | None) -> LiveReport:
-    """Load the settings as a web dyno would, then check what they point at."""
-    assumed = "DYNO" not in os.environ
+def live_checks(
+    project: Path, app_path: str | None, release_phase: bool, host: str | None
+) -> LiveReport:
+    """Load the settings of the Django project in *project* (serving *app_path*) as a web
+    dyno would, then check what they point at; *release_phase*: the Procfile in effect runs
+    the migrations."""
+    assumed = envvars.DYNO.raw() is None
     if assumed:
-        os.environ["DYNO"] = ASSUMED_DYNO
-    where = f"DYNO={os.environ['DYNO']}" + (" assumed" if assumed else "")
+        os.environ[envvars.DYNO.name] = ASSUMED_DYNO
+    where = f"{envvars.DYNO.name}={envvars.DYNO.raw()}" + (" assumed" if assumed else "")
     report = LiveReport(f"Settings layer in this environment ({where})")
-    settings = _load(plan, root, report)
+    settings = _load(project, app_path, report)
     if settings is None:
         return report
     report.lines += effective_settings(settings)
@@ -54,18 +62,15 @@ def live_checks(plan: Plan, root: Path, host: str | None) -> LiveReport:
     report.findings += system_check_findings()
     report.findings += static_files_findings(settings)
     if database_ok:
-        report.findings += migration_findings(plan)
+        report.findings += migration_findings(release_phase)
     return report
 
 
-def _load(plan: Plan, root: Path, report: LiveReport) -> Any | None:
-    from buildpack.runtime.config.settings import QUIET
-    from buildpack.runtime.launchers import bootstrap
-
-    os.environ.setdefault(QUIET, "1")
+def _load(project: Path, app_path: str | None, report: LiveReport) -> Any | None:
+    os.environ.setdefault(envvars.QUIET.name, "1")
     try:
-        bootstrap.prepare(str(root / plan.project_dir), plan.app_path)
-        settings = bootstrap.load_settings()
+        loading.prepare(str(project), app_path)
+        settings = loading.load_settings()
         import django
 
         django.setup(set_prefix=False)
@@ -85,12 +90,10 @@ def _load(plan: Plan, root: Path, report: LiveReport) -> Any | None:
 
 def _public_host() -> str | None:
     """The app's host from the platform (runtime dyno metadata) or DJANGO_ALLOWED_HOSTS."""
-    platform = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME", "").strip()
+    platform = envvars.APP_HOST.value()
     if platform:
         return platform
-    from buildpack.runtime.config.hosts import split_list
-
-    for item in split_list(os.environ.get("DJANGO_ALLOWED_HOSTS", "")):
+    for item in split_list(envvars.ALLOWED_HOSTS.value()):
         if not item.startswith(".") and item not in ("*", "localhost", "127.0.0.1"):
             return item.split("://")[-1].split("/")[0].split(":")[0]
     return None
@@ -98,13 +101,11 @@ def _public_host() -> str | None:
 
 def effective_settings(settings: Any) -> list[str]:
     """The values the platform would run with (passwords masked)."""
-    from buildpack.runtime.launchers.web import describe_layer
-
     database = (getattr(settings, "DATABASES", None) or {}).get("default") or {}
     where = database.get("HOST") or database.get("NAME") or ""
     engine = str(database.get("ENGINE", "none")).rpartition(".")[2]
     return [
-        f"CHANNEL_LAYERS:          {describe_layer(settings)}",
+        f"CHANNEL_LAYERS:          {active_layer.describe(settings)}",
         f"DATABASES:               {engine} {redact_url(str(where))}".rstrip(),
         f"ALLOWED_HOSTS:           {list(getattr(settings, 'ALLOWED_HOSTS', []))}",
         f"CSRF_TRUSTED_ORIGINS:    {list(getattr(settings, 'CSRF_TRUSTED_ORIGINS', []))}",
@@ -121,8 +122,6 @@ def _tls_mode(host: dict[str, Any]) -> str:
 
 
 async def _ping_all(layer: Any) -> list[BaseException | None]:
-    from buildpack.runtime.ops.status import close_clients, open_clients
-
     clients = open_clients(layer)
     results: list[BaseException | None] = []
     try:
@@ -140,10 +139,7 @@ async def _ping_all(layer: Any) -> list[BaseException | None]:
 
 def redis_findings(settings: Any) -> list[Finding]:
     """Each Redis host of the default layer: reachable? in which TLS mode?"""
-    from buildpack.runtime.layers import MEMORY_BACKENDS
-    from buildpack.runtime.ops.status import StatusError, host_address, queue_layer
-
-    layer_config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get("default") or {}
+    layer_config = active_layer.default_layer(settings)
     backend = str(layer_config.get("BACKEND", ""))
     if not backend or backend in MEMORY_BACKENDS:
         return [Finding("ok", "Redis", messages.DOCTOR_NO_REDIS)]
@@ -228,8 +224,12 @@ def system_check_findings() -> list[Finding]:
             continue
         if ours or message.level >= checks.ERROR:
             level: Any = "error" if message.level >= checks.ERROR else "warn"
-            hint = f"\nFix: {message.hint}" if message.hint else ""
-            found.append(Finding(level, f"Check {message.id}", f"{message.msg}{hint}"))
+            text = (
+                messages.DOCTOR_CHECK_WITH_HINT.format(message=message.msg, hint=message.hint)
+                if message.hint
+                else message.msg
+            )
+            found.append(Finding(level, f"Check {message.id}", text))
     return found
 
 
@@ -245,8 +245,9 @@ def static_files_findings(settings: Any) -> list[Finding]:
     return [Finding("ok", "Static files", "collected to STATIC_ROOT and served by a middleware")]
 
 
-def migration_findings(plan: Plan) -> list[Finding]:
-    """Unapplied migrations, and model changes without migrations."""
+def migration_findings(release_phase: bool) -> list[Finding]:
+    """Unapplied migrations (fine when *release_phase* applies them), and model changes
+    without migrations."""
     from django.core.management import call_command
     from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
@@ -255,9 +256,8 @@ def migration_findings(plan: Plan) -> list[Finding]:
     pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     found = []
     if pending:
-        release = "release" in plan.procfile.processes
         text = messages.DOCTOR_MIGRATIONS_PENDING.format(count=len(pending))
-        found.append(Finding("ok" if release else "warn", "Migrations", text))
+        found.append(Finding("ok" if release_phase else "warn", "Migrations", text))
     else:
         found.append(Finding("ok", "Migrations", "all applied"))
     try:

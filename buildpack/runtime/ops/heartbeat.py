@@ -20,24 +20,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from buildpack import log, messages
+from buildpack import envvars, log, messages
 
-INTERVAL_VARIABLE = "CHANNELS_HEARTBEAT_SECONDS"
-DEFAULT_INTERVAL = 10.0
 TTL_INTERVALS = 3
 BEAT_INFIX = ":cbp:process:"
 STOP_TIMEOUT = 2.0
 Stats = Callable[[], Mapping[str, int]]
-
-
-def interval(environ: Mapping[str, str] | None = None) -> float:
-    """Seconds between beats from ``CHANNELS_HEARTBEAT_SECONDS`` (0: off; bad values: default)."""
-    raw = (os.environ if environ is None else environ).get(INTERVAL_VARIABLE, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        return DEFAULT_INTERVAL
-    return max(value, 0.0)
 
 
 def key_prefix(layer_prefix: str) -> str:
@@ -47,7 +35,7 @@ def key_prefix(layer_prefix: str) -> str:
 
 def process_name(role: str) -> str:
     """``$DYNO`` on a dyno (``worker.2``); elsewhere ``<role>@<host>``."""
-    return os.environ.get("DYNO") or f"{role}@{socket.gethostname()}"
+    return envvars.DYNO.raw() or f"{role}@{socket.gethostname()}"
 
 
 def redis_layer(layer: Any) -> Any | None:
@@ -135,7 +123,7 @@ def start(
 ) -> Heartbeat | None:
     """Start a heartbeat for this process when the layer is Redis and heartbeats are on."""
     target = redis_layer(layer)
-    every = interval()
+    every = envvars.heartbeat_seconds()
     if target is None or every <= 0:
         return None
     return Heartbeat(target, role, channels, every=every, stats=stats).start()

@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from buildpack import messages
+from buildpack.messages import StatusError
+from buildpack.redact import redact_url
 from buildpack.runtime.ops.heartbeat import key_prefix
 
 GROUP_INFIX = ":group:"
@@ -287,3 +290,46 @@ def memory_channel_stats(layer: Any, channels: Iterable[str], now: float) -> lis
             stat.oldest_age = max(0.0, now - (float(items[0][0]) - expiry))
         stats.append(stat)
     return stats
+
+
+# -- one read-only client per shard (status, doctor) -----------------------------------
+
+
+def queue_layer(config: dict[str, Any]) -> Any:
+    """A channels_redis core layer with the app's hosts and options (it never connects)."""
+    # late import: status and doctor build it only when the settings name a Redis layer
+    from buildpack.runtime.layers.redis import RedisChannelLayer
+
+    options = dict(config.get("CONFIG") or {})
+    keep = ("hosts", "prefix", "capacity", "expiry", "group_expiry", "channel_capacity")
+    return RedisChannelLayer(**{k: v for k, v in options.items() if k in keep})
+
+
+def host_address(host: dict[str, Any]) -> str:
+    """A shard's address for display (password masked)."""
+    if "address" in host:
+        return redact_url(str(host["address"]))
+    if "sentinels" in host:
+        return f"sentinel {host.get('master_name', '?')}"
+    return f"{host.get('host', 'localhost')}:{host.get('port', 6379)}"
+
+
+def open_clients(layer: Any) -> list[Any]:
+    """One single-connection client per shard (closed by :func:`close_clients`)."""
+    from redis.asyncio import Redis
+
+    # late import: status and doctor open clients only when the settings name a Redis layer
+    from buildpack.runtime.layers.redis import blocking_pool
+
+    clients = []
+    for host in layer.hosts:
+        if "sentinels" in host:
+            raise StatusError(messages.STATUS_SENTINEL)
+        clients.append(Redis(connection_pool=blocking_pool(host, size=1)))
+    return clients
+
+
+async def close_clients(clients: list[Any]) -> None:
+    """Close every client and its pool."""
+    for client in clients:
+        await client.aclose(close_connection_pool=True)

@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.commands: inspect, procfile, status, doctor, init."""

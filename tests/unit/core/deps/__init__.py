@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.core.deps: the dependency-file readers."""

@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.core.install: the pip runner, our runtime package, the steps."""

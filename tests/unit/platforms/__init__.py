@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.platforms: the classic and Cloud Native Buildpack adapters."""

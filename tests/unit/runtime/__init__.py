@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.runtime: what runs in the app's Python."""

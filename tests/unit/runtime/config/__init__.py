@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.runtime.config: the settings layer and the system checks."""

@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.runtime.ops: layer state, background channels, autoscaling."""

@@ -1,0 +1,1 @@
+"""Unit tests of buildpack.runtime.web: forwarded addresses, the fast path, the DB hop."""
