@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -160,6 +162,42 @@ def test_off_restores_djangos_own_path(
     assert _names(events) == SYNC_CHAIN
     assert len({e["thread"] for e in events}) == 1  # Django's request thread
     assert len({e["hop"] for e in events}) == len(events)  # each event a hop of its own
+
+
+def _pipelined(port: int, rids: list[str]) -> list[str]:
+    """GET /plain/ for each rid, all written at once on one keep-alive connection (HTTP/1.1
+    pipelining); the status lines of the replies, in order (a body ends with no newline)."""
+    wire = "".join(f"GET /plain/?rid={rid} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" for rid in rids)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+        conn.sendall(wire.encode())
+        received = b""
+        while received.count(b"plain ") < len(rids):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return re.findall(r"HTTP/1\.1 \d{3} [A-Za-z ]+(?=\r\n)", received.decode("latin-1"))
+
+
+def test_requests_that_follow_on_one_connection_take_the_fast_path_too(
+    platform: Platform, procs: ProcessGroup, paths_build: Build, tmp_path: Path
+) -> None:
+    """A request the server starts while sending the previous reply (the next one on a
+    keep-alive or pipelined connection) must not inherit that reply's request thread."""
+    web = _web(platform, procs, paths_build, tmp_path)
+    conn = http.client.HTTPConnection("127.0.0.1", web.dyno.port, timeout=20)
+    try:
+        for rid in ("ka0", "ka1", "ka2"):
+            conn.request("GET", f"/plain/?rid={rid}")
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (200, f"plain {rid}".encode())
+    finally:
+        conn.close()
+    piped = [f"p{n}" for n in range(4)]
+    assert _pipelined(web.dyno.port or 0, piped) == ["HTTP/1.1 200 OK"] * len(piped)
+    for rid in ["ka0", "ka1", "ka2", *piped]:
+        assert _one_hop(web.events(rid)), (rid, web.output[-3000:])
+    assert "Traceback" not in web.output
 
 
 REQUESTS: list[tuple[str, str, bytes, dict[str, str]]] = [
@@ -335,7 +373,7 @@ def test_each_process_of_a_scaled_dyno_takes_the_fast_path(
         while len({e["pid"] for e in web.all_events()}) < 2 and time.monotonic() < deadline:
             batch = [f"b{len(rids) + n}" for n in range(8)]
             for reply in pool.map(lambda rid: web.request(f"/plain/?rid={rid}"), batch):
-                assert reply.status == 200
+                assert reply.status == 200, web.output[-4000:]
             rids += batch
     assert {e["pid"] for e in web.all_events()} == set(web.dyno.pids)
     for rid in rids:

@@ -10,7 +10,11 @@ sends ``request_started``, creates the request, runs Django's sync (WSGI) middle
 has the event loop send the response with Django's own ``send_response`` (``async_to_sync``,
 so thread-sensitive work while sending comes back to this thread, as in Django), then closes
 the response (``request_finished``), after the send, as Django does. Anything else goes
-through Django's own ``handle``.
+through Django's own ``handle``. The server's ``send`` and ``receive`` themselves run in the
+context the server called Django in: what the server starts while sending (the next request
+of a keep-alive or pipelined connection, its timers, a listening socket it watches again)
+must inherit neither the request thread's ``async_to_sync`` executor nor the request's
+``ThreadSensitiveContext``, both gone once the request ends.
 
 Every request, fast or not, gets its thread-sensitive thread from a pool: a thread serves one
 request at a time and is reused afterwards (as under WSGI), instead of being started and
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -53,18 +58,26 @@ def describe(on: bool) -> str:
 
 
 def install() -> None:
-    """Route Django's ``ASGIHandler.handle`` through the fast path (this process only)."""
+    """Route Django's ``ASGIHandler.handle`` through the fast path, and have its
+    ``__call__`` note the context the server called it in (this process only)."""
     from django.core.handlers.asgi import ASGIHandler
 
     original = ASGIHandler.handle
     if getattr(original, INSTALLED, False):
         return
+    original_call = ASGIHandler.__call__
+
+    async def call(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        _CALLED_IN.set(contextvars.copy_context())  # before Django's ThreadSensitiveContext
+        await original_call(self, scope, receive, send)
 
     async def handle(self: Any, scope: Any, receive: Any, send: Any) -> None:
         await _handle(self, original, scope, receive, send)
 
-    functools.update_wrapper(handle, original)
-    setattr(handle, INSTALLED, True)
+    for ours, theirs in ((call, original_call), (handle, original)):
+        functools.update_wrapper(ours, theirs)
+        setattr(ours, INSTALLED, True)
+    ASGIHandler.__call__ = call
     ASGIHandler.handle = handle
 
 
@@ -91,6 +104,11 @@ class Workers:
 
 
 WORKERS = Workers(IDLE_THREADS)
+# The context the server called Django's handler in, before Django entered the request's
+# ThreadSensitiveContext: where the server's own send and receive run (see the docstring).
+_CALLED_IN: contextvars.ContextVar[contextvars.Context] = contextvars.ContextVar(
+    "channels_buildpack_called_in"
+)
 _PLAN_LOCK = threading.Lock()
 
 
@@ -160,8 +178,23 @@ async def _serve(
     except RequestAborted:
         return
     set_script_prefix("")  # eligible: neither root_path nor FORCE_SCRIPT_NAME
+    context = _CALLED_IN.get(None)  # a Context is a mapping: an empty one is falsy
+    if context is None:
+        context = contextvars.copy_context()
+    receive, send = _run_in(context, receive), _run_in(context, send)
     await _in_thread(_respond, handler, verdict, scope, body_file, receive, send)
     body_file.close()
+
+
+def _run_in(context: contextvars.Context, call: Callable[..., Any]) -> Callable[..., Any]:
+    """*call* (the server's ``send`` or ``receive``), each call run as a task of its own in
+    a copy of *context* (the one Django was called in), not in the request thread's
+    ``async_to_sync`` context it is awaited from."""
+
+    async def in_context(*args: Any) -> Any:
+        return await context.run(asyncio.ensure_future, call(*args))
+
+    return in_context
 
 
 def _respond(
