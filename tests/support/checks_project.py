@@ -11,6 +11,14 @@ import textwrap
 from pathlib import Path
 
 TLS_URL = "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380"
+APPS = [  # the project's INSTALLED_APPS: Daphne first, as its runserver needs
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "buildpack",
+]
 
 SETTINGS = """
 import json, os
@@ -20,14 +28,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "test-only-" + "k3y" * 20
 DEBUG = False
 ALLOWED_HOSTS = ["myapp-1a2b.herokuapp.com"]
-INSTALLED_APPS = [
-    "daphne",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.staticfiles",
-    "buildpack",
-]
+INSTALLED_APPS = APPS_LIST
 ROOT_URLCONF = "proj.urls"
 STATIC_URL = "static/"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db"}}
@@ -40,7 +41,7 @@ CHANNEL_LAYERS = {
 }
 CSRF_TRUSTED_ORIGINS = ["https://myapp-1a2b.herokuapp.com"]
 globals().update(json.loads(os.environ.get("TEST_OVERRIDES", "{}")))
-""".replace("TLS_URL", TLS_URL)
+""".replace("TLS_URL", TLS_URL).replace("APPS_LIST", json.dumps(APPS))
 
 ASGI = """
 import os

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from buildpack.runtime.layers import MEMORY_BACKEND, REDIS_BACKEND, STOCK_MEMORY_BACKEND
-from tests.support.checks_project import RUNNER, TLS_URL, clean_env, write_checks_project
+from tests.support.checks_project import APPS, RUNNER, TLS_URL, clean_env, write_checks_project
 
 IDS = [f"channels_buildpack.W00{i}" for i in range(1, 8)]
 W001, W002, W003, W004, W005, W006, W007 = IDS
@@ -22,14 +22,6 @@ PLATFORM_HOST = "myapp-1a2b.herokuapp.com"
 
 MEMORY = {"default": {"BACKEND": MEMORY_BACKEND}}
 STOCK_MEMORY = {"default": {"BACKEND": STOCK_MEMORY_BACKEND}}
-APPS = [
-    "daphne",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.staticfiles",
-    "buildpack",
-]
 APPS_DAPHNE_LAST = [*APPS[1:5], "daphne", "buildpack"]
 
 
