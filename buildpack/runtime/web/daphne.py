@@ -17,6 +17,7 @@ see 1006, consumers' ``disconnect()`` never runs, group memberships stay in Redi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import sys
@@ -63,7 +64,14 @@ class FairPort(tcp.Port):  # type: ignore[misc]
     socket for ``ACCEPT_PAUSE`` (1 ms) so the other processes, woken by the same
     readiness, accept the next ones. Cost: at most 1 ms per new connection per process;
     keep-alive and WebSocket connections are long-lived.
+
+    The socket is watched again from the context the port started listening in: Twisted
+    runs every delayed call from one shared timer, armed in the context of whichever
+    ``callLater`` made it due soonest (a reply being sent, a request's thread...), and a
+    connection accepted from there would begin in what that caller had set.
     """
+
+    listening_context: contextvars.Context | None = None  # set when the port is adopted
 
     @property
     def numberAccepts(self) -> int:
@@ -82,7 +90,11 @@ class FairPort(tcp.Port):  # type: ignore[misc]
 
     def _resume_accepting(self) -> None:
         if self.connected and not self.disconnecting:
-            self.startReading()
+            context = self.listening_context  # an empty Context is falsy: no "or" here
+            if context is None:
+                self.startReading()
+            else:
+                context.copy().run(self.startReading)
 
 
 class GracefulServer(daphne_server.Server):  # type: ignore[misc]
@@ -136,6 +148,7 @@ class GracefulServer(daphne_server.Server):  # type: ignore[misc]
     def listen_success(self, port: Any) -> None:
         if self.shared_socket and type(port) is tcp.Port:
             port.__class__ = FairPort
+            port.listening_context = contextvars.copy_context()
         self.ports.append(port)
         super().listen_success(port)
 
