@@ -25,15 +25,9 @@ from buildpack.messages import ConfigError, LaunchError, StatusError
 from buildpack.redact import credential_values, redact_text
 from buildpack.runtime.config import active_layer, loading
 from buildpack.runtime.config.layer_config import decide
-from buildpack.runtime.layers import MEMORY_BACKENDS, RABBITMQ_BACKEND
+from buildpack.runtime.layers import MEMORY_BACKENDS, RABBITMQ_BACKEND, host_address
 from buildpack.runtime.ops import layer_state
-from buildpack.runtime.ops.layer_state import (
-    LayerState,
-    close_clients,
-    host_address,
-    open_clients,
-    queue_layer,
-)
+from buildpack.runtime.ops.layer_state import LayerState, close_clients, open_clients, queue_layer
 
 
 def layer_settings(chdir: str | None) -> tuple[dict[str, Any], str | None]:

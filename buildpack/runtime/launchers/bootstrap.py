@@ -19,8 +19,8 @@ from typing import Any
 
 from buildpack import log, messages
 from buildpack.messages import LaunchError
-from buildpack.redact import redact_url
 from buildpack.runtime.config import loading
+from buildpack.runtime.layers import host_address
 from buildpack.runtime.layers.limits import fit_to_server
 from buildpack.runtime.layers.resilience import is_certificate_error
 
@@ -66,13 +66,6 @@ def _import(module_name: str) -> Any:
         return importlib.import_module(module_name)
 
 
-def _layer_addresses(layer: Any) -> list[str]:
-    return [
-        redact_url(str(h.get("address", f"{h.get('host')}:{h.get('port', 6379)}")))
-        for h in getattr(layer, "hosts", None) or []
-    ]
-
-
 async def _ping(layer: Any, index: int) -> Any:
     return await layer.connection(index).ping()
 
@@ -100,7 +93,7 @@ async def _fit_to_server(layer: Any, timeout: float, processes: int, worker: boo
 
 
 async def _probe_hosts(layer: Any, timeout: float) -> None:
-    addresses = _layer_addresses(layer)
+    addresses = [host_address(host) for host in getattr(layer, "hosts", None) or []]
     attempts: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
     if hasattr(layer, "connection") and hasattr(layer, "ring_size"):
         attempts = [(addresses[i], partial(_ping, layer, i)) for i in range(layer.ring_size)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.redact import redact_url
+from buildpack.runtime.layers import host_address
 from buildpack.runtime.layers.formation import (
     STEADY_CLIENTS,
     over_limit_message,
@@ -48,11 +48,6 @@ async def client_limit(client: Any) -> tuple[int | None, int | None]:
 def _queue_layer(layer: Any) -> Any:
     queue = getattr(layer, "_queue", layer)  # our pub/sub layer: its sorted-set half
     return queue if hasattr(queue, "connection") and hasattr(queue, "ring_size") else None
-
-
-def _address(layer: Any, index: int) -> str:
-    host = layer.hosts[index]
-    return redact_url(str(host.get("address", f"{host.get('host')}:{host.get('port', 6379)}")))
 
 
 def fit_budget(layer: Any, index: int, limit: int) -> int | None:
@@ -95,7 +90,7 @@ async def fit_to_server(
         line = over_limit_message(
             formation,
             limit,
-            where=f"Redis at {_address(queue, index)}",
+            where=f"Redis at {host_address(queue.hosts[index])}",
             pubsub=pubsub,
             now=now,
             connected=connected,

@@ -26,7 +26,7 @@ import uuid
 from typing import Any
 
 from buildpack import log, messages
-from buildpack.redact import redact_url
+from buildpack.runtime.layers import host_address
 from buildpack.runtime.layers.resilience import in_background, is_transient, on_recovery
 
 CHECK_EVERY = 2.0
@@ -146,7 +146,6 @@ class Memberships:
         return sum(len(channels) for channels in groups.values()) - len(left)
 
     def _say_restored(self, index: int, count: int) -> None:
-        host = self.layer.hosts[index]
-        address = str(host.get("address") or f"{host.get('host')}:{host.get('port', 6379)}")
-        text = messages.REDIS_DATA_LOST.format(address=redact_url(address), count=count)
+        address = host_address(self.layer.hosts[index])
+        text = messages.REDIS_DATA_LOST.format(address=address, count=count)
         log.runtime_warning("redis", text)

@@ -52,7 +52,7 @@ from channels_redis.core import RedisLoopLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer as StockPubSubChannelLayer
 from channels_redis.utils import _wrap_close
 
-from buildpack.redact import redact_url
+from buildpack.runtime.layers import host_address
 from buildpack.runtime.layers.connections import (
     CONNECT_TIMEOUT,
     DEFAULT_CLIENT_BUDGET,
@@ -331,12 +331,7 @@ class RedisChannelLayer(StockRedisChannelLayer):  # type: ignore[misc]
 def layer_summary(layer: Any) -> str:
     """Short description of a layer instance for start-up lines (no secrets)."""
     hosts = getattr(layer, "hosts", None) or []
-    addresses = []
-    for host in hosts:
-        if "address" in host:
-            addresses.append(redact_url(str(host["address"])))
-        elif "host" in host:
-            addresses.append(f"{host['host']}:{host.get('port', 6379)}")
+    addresses = [host_address(host) for host in hosts if "address" in host or "host" in host]
     name = f"{type(layer).__module__}.{type(layer).__qualname__}"
     return f"{name} ({', '.join(addresses)})" if addresses else name
 

@@ -22,9 +22,9 @@ from buildpack.messages import StatusError
 from buildpack.redact import redact_text, redact_url
 from buildpack.runtime.config import active_layer, loading
 from buildpack.runtime.config.hosts import split_list
-from buildpack.runtime.layers import MEMORY_BACKENDS
+from buildpack.runtime.layers import MEMORY_BACKENDS, host_address
 from buildpack.runtime.layers.resilience import is_certificate_error
-from buildpack.runtime.ops.layer_state import close_clients, host_address, open_clients, queue_layer
+from buildpack.runtime.ops.layer_state import close_clients, open_clients, queue_layer
 
 ASSUMED_DYNO = "web.1"
 REDIS_TIMEOUT = 5.0

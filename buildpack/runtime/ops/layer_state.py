@@ -26,7 +26,6 @@ from typing import Any
 
 from buildpack import messages
 from buildpack.messages import StatusError
-from buildpack.redact import redact_url
 from buildpack.runtime.ops.heartbeat import key_prefix
 
 GROUP_INFIX = ":group:"
@@ -303,15 +302,6 @@ def queue_layer(config: dict[str, Any]) -> Any:
     options = dict(config.get("CONFIG") or {})
     keep = ("hosts", "prefix", "capacity", "expiry", "group_expiry", "channel_capacity")
     return RedisChannelLayer(**{k: v for k, v in options.items() if k in keep})
-
-
-def host_address(host: dict[str, Any]) -> str:
-    """A shard's address for display (password masked)."""
-    if "address" in host:
-        return redact_url(str(host["address"]))
-    if "sentinels" in host:
-        return f"sentinel {host.get('master_name', '?')}"
-    return f"{host.get('host', 'localhost')}:{host.get('port', 6379)}"
 
 
 def open_clients(layer: Any) -> list[Any]:

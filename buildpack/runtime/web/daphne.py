@@ -71,7 +71,7 @@ class FairPort(tcp.Port):  # type: ignore[misc]
     connection accepted from there would begin in what that caller had set.
     """
 
-    listening_context: contextvars.Context | None = None  # set when the port is adopted
+    listening_context: contextvars.Context  # set by listen_success, which makes the port fair
 
     @property
     def numberAccepts(self) -> int:
@@ -90,11 +90,7 @@ class FairPort(tcp.Port):  # type: ignore[misc]
 
     def _resume_accepting(self) -> None:
         if self.connected and not self.disconnecting:
-            context = self.listening_context  # an empty Context is falsy: no "or" here
-            if context is None:
-                self.startReading()
-            else:
-                context.copy().run(self.startReading)
+            self.listening_context.copy().run(self.startReading)
 
 
 class GracefulServer(daphne_server.Server):  # type: ignore[misc]
